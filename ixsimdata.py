@@ -292,7 +292,7 @@ def _periods(fields, start, end):
         while month < end:
             yield {"month": f"{month.isoformat()} 00:00:00"}
             month = (month + dt.timedelta(days=32)).replace(day=1)
-    else:
+    elif start < end:
         yield {}
 
 
@@ -305,6 +305,8 @@ def report_rows(world, spec, today, rows_per_period):
     fields = spec["querySpec"]["fields"]
     account = spec["accounts"][0]
     start, end = resolve_date_range(spec["dateRange"], today)
+    # Days after today have no data yet: a report of the future is the header alone.
+    end = min(end, today + dt.timedelta(days=1))
     groups = _dimension_groups(fields, world, account)
     combinations = math.prod(len(g.values) for g in groups)
     per_period = min(rows_per_period, combinations)

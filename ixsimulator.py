@@ -22,6 +22,7 @@ import logging
 import math
 import re
 import secrets
+import socket
 import threading
 import time
 import traceback
@@ -92,7 +93,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict = dataclasses.field(default_factory=dict)
-    after_send: object = None   # called once the whole body went out
+    on_full_send: object = None   # called when the whole body is sent, not on a truncated one
 
 
 def json_response(status, payload, headers=None):
@@ -722,7 +723,7 @@ class IXSimulator:
         return Response(200, content, {
             "Content-Type": FILE_TYPES[run.spec["fileType"]],
             "Content-Disposition": f'attachment; filename="{self._file_name(run)}"',
-        }, after_send=mark_downloaded)
+        }, on_full_send=mark_downloaded)
 
     # --- CAL --------------------------------------------------------------------------
 
@@ -864,7 +865,7 @@ class IXSimulator:
                 self._cal_files.setdefault(file_id, _CalFileState()).status = "downloaded"
                 self._downloads[("cal", file_id)] += 1
 
-        return Response(200, content, {"Content-Type": "application/octet-stream"}, after_send=mark_downloaded)
+        return Response(200, content, {"Content-Type": "application/octet-stream"}, on_full_send=mark_downloaded)
 
     def _cal_mapping(self, params, query, headers, body):
         publisher = self._check_cal_token(headers)
@@ -891,6 +892,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "IXSimulator/1.0"
     timeout = 30            # an idle keep-alive connection's thread ends after this
     simulator = None        # set on the bound subclass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's algorithm
+        # and the client's delayed ACK add 40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self):
         self._serve("GET")
@@ -936,9 +943,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        # Mark the download before the body goes out, so a client that has the whole body
+        # never sees the old status; a truncated answer (above) marks nothing.
+        if response.on_full_send and response.status == 200 and fault is None:
+            response.on_full_send()
         self.wfile.write(content)
-        if response.after_send and response.status == 200 and fault is None:
-            response.after_send()
 
     def log_message(self, fmt, *args):
         log.debug("%s %s", self.address_string(), fmt % args)

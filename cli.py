@@ -1,0 +1,54 @@
+"""What every script of the suite shares: -h, -D, logging, one-line errors, exit codes.
+
+Exit codes: 0 all done, 1 something failed (or is still pending), 2 usage or
+configuration error, 130 interrupted.
+"""
+
+import argparse
+import logging
+import sys
+
+from errors import SuiteError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def make_parser(description, epilog=None):
+    """An ArgumentParser with the suite's common -D option."""
+    parser = argparse.ArgumentParser(description=description, epilog=epilog,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-D", "--debug", action="store_true",
+                        help="debug logging (voluminous), and tracebacks on errors")
+    return parser
+
+
+def setup_logging(debug):
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%Y-%m-%dT%H:%M:%S%z", stream=sys.stderr, force=True)
+    # urllib3 at DEBUG prints every URL, query strings included; keep it at INFO.
+    logging.getLogger("urllib3").setLevel(logging.INFO)
+
+
+def run(main, parser, argv=None):
+    """Parse arguments, call main(args) and exit with its code; errors become one line."""
+    args = parser.parse_args(argv)
+    setup_logging(args.debug)
+    prog = parser.prog
+    try:
+        code = main(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except SuiteError as err:
+        if args.debug:
+            logging.exception("failed")
+        print(f"{prog}: {type(err).__name__}: {err}", file=sys.stderr)
+        code = err.exit_code
+    except Exception as err:  # an unexpected failure still gets one line and exit 1
+        if args.debug:
+            logging.exception("unexpected failure")
+        print(f"{prog}: unexpected {type(err).__name__}: {err} (run with -D for the traceback)",
+              file=sys.stderr)
+        code = EXIT_FAILED
+    sys.exit(code or EXIT_OK)
