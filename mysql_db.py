@@ -1,0 +1,574 @@
+"""The only module that speaks SQL.
+
+Two engines behind one interface: MySQL/MariaDB (production, mysql-connector-python) and
+SQLite (stdlib, the embedded default for machines without a MySQL server). connect()
+picks one from settings.
+
+Loading rows (`Database.load_rows`): the table's columns are read from the server and
+every header name is checked against them before anything is sent, so a CSV header can
+never inject SQL; rows are upserted in multi-row batches; one call is one transaction
+(a failure leaves the table as it was); a value that does not fit its column raises
+ValueDoesNotFitError naming table, column, row number and value; rows are consumed as a
+stream, so memory does not grow with the file.
+"""
+
+import contextlib
+import dataclasses
+import datetime as dt
+import itertools
+import logging
+import re
+import sqlite3
+
+from errors import ConfigurationError, SuiteError
+
+log = logging.getLogger("mysql_db")
+
+DEFAULT_BATCH_SIZE = 2000
+STRICT_SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+# Server errors that mean "this value does not fit this column".
+MYSQL_DATA_ERRORS = {1048, 1263, 1264, 1265, 1292, 1366, 1406, 1411}
+_SERVER_COLUMN_AT_ROW = re.compile(r"column [`']?(?:[^`']*[`']\.[`'])*([^`'.]+)[`']? at row (\d+)")
+
+
+class DatabaseError(SuiteError):
+    """The database refused or failed an operation."""
+
+
+class DatabaseConnectionError(DatabaseError):
+    """No connection to the database server (host, port, user or password wrong)."""
+
+
+class NoSuchTableError(DatabaseError):
+    def __init__(self, table):
+        super().__init__(f"table {table} does not exist (or this user may not see it)")
+        self.table = table
+
+
+class InvalidColumnsError(DatabaseError):
+    def __init__(self, table, unknown, known):
+        super().__init__(f"table {table} has no column {', '.join(repr(c) for c in unknown)}; "
+                         f"its columns: {', '.join(known)}")
+        self.table, self.unknown = table, list(unknown)
+
+
+class MalformedRowError(DatabaseError):
+    def __init__(self, table, row_number, expected, got):
+        super().__init__(f"loading {table}: row {row_number} has {got} fields, the header has {expected}")
+        self.table, self.row_number = table, row_number
+
+
+class ValueDoesNotFitError(DatabaseError):
+    def __init__(self, table, column, row_number, value, reason):
+        shown = value if value is None or len(str(value)) <= 80 else str(value)[:77] + "..."
+        super().__init__(f"loading {table}: row {row_number}, column {column}: value {shown!r} does not fit ({reason})")
+        self.table, self.column, self.row_number, self.value = table, column, row_number, value
+
+
+@dataclasses.dataclass
+class Column:
+    name: str
+    data_type: str            # lower case: int, bigint, varchar, decimal, datetime...
+    nullable: bool = True
+    primary_key: bool = False
+    has_default: bool = False
+    max_length: int = None    # characters, for char/varchar/text
+    precision: int = None     # decimal digits in all, for decimal
+    scale: int = None         # decimal digits after the point
+    unsigned: bool = False
+
+
+@dataclasses.dataclass
+class LoadResult:
+    rows: int = 0
+    inserted: int = 0         # rows whose key was new
+    updated: int = 0          # rows whose key existed (their values overwritten)
+
+    def __iadd__(self, other):
+        self.rows += other.rows
+        self.inserted += other.inserted
+        self.updated += other.updated
+        return self
+
+
+# --- value checks, shared by both engines -------------------------------------------------
+
+_INT_RANGES = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:([0-9]*)\.?([0-9]*))")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?")
+
+
+def value_problem(column, value):
+    """Why `value` (a string or None) does not fit `column`, or None when it fits."""
+    if value is None:
+        if not column.nullable and not column.has_default:
+            return "column is NOT NULL"
+        return None
+    kind = column.data_type
+    if kind in _INT_RANGES:
+        if not _INTEGER.fullmatch(value):
+            return f"not an integer, column is {kind}"
+        bits = _INT_RANGES[kind]
+        low, high = (0, 2 ** bits - 1) if column.unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        if not low <= int(value) <= high:
+            return f"out of range for {kind}{' unsigned' if column.unsigned else ''}"
+        return None
+    if kind in ("decimal", "numeric"):
+        match = _DECIMAL.fullmatch(value)
+        if not match or not (match.group(1) or match.group(2)):
+            return f"not a decimal number, column is decimal({column.precision},{column.scale})"
+        whole = match.group(1).lstrip("0")
+        if column.precision is not None and len(whole) > column.precision - (column.scale or 0):
+            return f"too many digits for decimal({column.precision},{column.scale})"
+        return None   # extra fractional digits are rounded, as MySQL does
+    if kind in ("float", "double", "real"):
+        try:
+            float(value)
+        except ValueError:
+            return f"not a number, column is {kind}"
+        return None
+    if kind in ("char", "varchar", "tinytext", "text", "mediumtext"):
+        if column.max_length is not None and len(value) > column.max_length:
+            return f"{len(value)} characters, column is {kind}({column.max_length})"
+        return None
+    if kind in ("date", "datetime", "timestamp"):
+        if not _DATETIME.fullmatch(value):
+            return f"not a date/time (YYYY-MM-DD[ HH:MM:SS]), column is {kind}"
+        try:
+            dt.date.fromisoformat(value[:10])
+            if len(value) > 10:
+                dt.time.fromisoformat(value[11:19] if len(value) >= 19 else value[11:16])
+        except ValueError:
+            return f"not a valid date/time, column is {kind}"
+        if kind == "date" and len(value) > 10 and value[10:].strip("0: T"):
+            return "has a time of day, column is date"
+        return None
+    return None
+
+
+def _parse_type(declared):
+    """(data_type, max_length, precision, scale, unsigned) from a declared SQL type."""
+    text = declared.strip().lower()
+    match = re.match(r"([a-z]+)\s*(?:\(\s*([0-9]+)\s*(?:,\s*([0-9]+)\s*)?\))?\s*(unsigned)?", text)
+    if not match:
+        return text or "text", None, None, None, False
+    kind, first, second, unsigned = match.groups()
+    first = int(first) if first else None
+    second = int(second) if second else None
+    if kind in ("char", "varchar"):
+        return kind, first, None, None, bool(unsigned)
+    if kind in ("decimal", "numeric"):
+        return kind, None, first or 10, second or 0, bool(unsigned)
+    lengths = {"tinytext": 255, "text": 65535, "mediumtext": 16777215}
+    return kind, lengths.get(kind), None, None, bool(unsigned)
+
+
+# --- the interface ------------------------------------------------------------------------
+
+class Database:
+    """What the suite does with a database; the engines below fill in the SQL."""
+
+    engine = None
+    placeholder = "%s"
+
+    def __init__(self):
+        self._transaction_depth = 0
+
+    # engine hooks
+    def _quote(self, name):
+        raise NotImplementedError
+
+    def table_columns(self, table):
+        raise NotImplementedError
+
+    def _upsert_sql(self, table, columns, key_columns):
+        raise NotImplementedError
+
+    def _insert_batch(self, sql, batch, first_row_number, table, columns):
+        raise NotImplementedError
+
+    # shared
+    def table_exists(self, table):
+        try:
+            self.table_columns(table)
+            return True
+        except NoSuchTableError:
+            return False
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One transaction; nested uses join the outer one. Rolls back on any error."""
+        if self._transaction_depth:
+            self._transaction_depth += 1
+            try:
+                yield
+            finally:
+                self._transaction_depth -= 1
+            return
+        self._begin()
+        self._transaction_depth = 1
+        try:
+            yield
+        except BaseException:
+            self._transaction_depth = 0
+            self._rollback()
+            raise
+        self._transaction_depth = 0
+        self._commit()
+
+    def _checked_columns(self, table, header):
+        """The table's Column objects for each header name; unknown names are an error."""
+        by_name = {c.name.lower(): c for c in self.table_columns(table)}
+        unknown = [h for h in header if h.lower() not in by_name]
+        if unknown:
+            raise InvalidColumnsError(table, unknown, [c.name for c in by_name.values()])
+        seen = set()
+        for h in header:
+            if h.lower() in seen:
+                raise DatabaseError(f"loading {table}: column {h!r} named twice in the header")
+            seen.add(h.lower())
+        return [by_name[h.lower()] for h in header]
+
+    def load_rows(self, table, header, rows, constants=None, batch_size=DEFAULT_BATCH_SIZE):
+        """Upsert `rows` (sequences of strings or None, in `header` order) into `table`.
+
+        `constants` ({column: value}) are added to every row (publisher_id, say). Row
+        numbers in errors count data rows from 1. All of it is one transaction.
+        """
+        constants = dict(constants or {})
+        names = list(header) + list(constants)
+        columns = self._checked_columns(table, names)
+        key_columns = [c for c in self.table_columns(table) if c.primary_key]
+        sql = self._upsert_sql(table, columns, key_columns)
+        width = len(header)
+        suffix = tuple(None if v is None else str(v) for v in constants.values())
+        for column, value in zip(columns[width:], suffix):
+            problem = value_problem(column, value)
+            if problem:
+                raise ValueDoesNotFitError(table, column.name, 1, value, problem)
+        lowered = [n.lower() for n in names]
+        key_positions = [lowered.index(k.name.lower()) for k in key_columns if k.name.lower() in lowered]
+        if len(key_positions) != len(key_columns):
+            key_positions = []   # the key is not fully given: every row is a new one
+        result = LoadResult()
+        row_number = 0
+        iterator = iter(rows)
+        with self.transaction():
+            seen_keys = set()
+            while True:
+                batch = []
+                for row in itertools.islice(iterator, batch_size):
+                    row_number += 1
+                    if len(row) != width:
+                        raise MalformedRowError(table, row_number, width, len(row))
+                    batch.append(tuple(row) + suffix if suffix else tuple(row))
+                if not batch:
+                    break
+                first = row_number - len(batch) + 1
+                existing = self._count_existing(table, key_columns, key_positions, batch, seen_keys)
+                self._insert_batch(sql, batch, first, table, columns)
+                result.rows += len(batch)
+                result.updated += existing
+                result.inserted += len(batch) - existing
+        log.debug("loaded %d rows into %s (%d new, %d existing)", result.rows, table, result.inserted, result.updated)
+        return result
+
+    def _count_existing(self, table, key_columns, key_positions, batch, seen_keys):
+        """How many rows of the batch hit a key already in the table (or earlier in the load)."""
+        if not key_positions:
+            return 0
+        keys = [tuple(row[p] for p in key_positions) for row in batch]
+        fresh = {k for k in keys if k not in seen_keys}
+        found = self._existing_keys(table, key_columns, fresh) if fresh else set()
+        existing = 0
+        for k in keys:
+            if k in seen_keys or k in found:
+                existing += 1
+            seen_keys.add(k)
+        return existing
+
+    def _existing_keys(self, table, key_columns, keys):
+        """Which of `keys` (tuples of strings) the table holds."""
+        quoted = ", ".join(self._quote(k.name) for k in key_columns)
+        keys = list(keys)
+        found = set()
+        # Compare as text on our side: the server returns typed values.
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            tuple_sql = "(" + ", ".join([self.placeholder] * len(key_columns)) + ")"
+            sql = (f"SELECT {quoted} FROM {self._quote(table)} WHERE ({quoted}) IN "
+                   f"({', '.join([tuple_sql] * len(chunk))})")
+            for row in self._fetch(sql, [v for k in chunk for v in k]):
+                found.add(tuple(_key_text(v) for v in row))
+        normalized = {tuple(_key_text(v) for v in k): k for k in keys}
+        return {normalized[n] for n in found if n in normalized}
+
+    def fetch_all(self, sql, params=()):
+        return self._fetch(sql, params)
+
+    def execute(self, sql, params=()):
+        """One statement in its own transaction (or the caller's)."""
+        with self.transaction():
+            self._execute(sql, params)
+
+    def execute_script(self, statements):
+        """DDL, statement by statement (table creation runs as a user that may)."""
+        for statement in statements:
+            self._execute(statement, ())
+        self._commit()
+
+
+def _key_text(value):
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8")
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    # "05" and "5" are the same integer key; "2.50" and "2.5" the same decimal.
+    if _INTEGER.fullmatch(text):
+        return str(int(text))
+    return text
+
+
+# --- MySQL / MariaDB ----------------------------------------------------------------------
+
+class MySQLDatabase(Database):
+    engine = "mysql"
+
+    def __init__(self, host, port, user, password, database, connect_timeout=10):
+        super().__init__()
+        import mysql.connector  # imported here so that SQLite users need no MySQL library
+        self._errors = mysql.connector.errors
+        self.database = database
+        try:
+            self._conn = mysql.connector.connect(
+                host=host, port=int(port), user=user, password=password, database=database,
+                charset="utf8mb4", collation="utf8mb4_general_ci", autocommit=False,
+                time_zone="+00:00", sql_mode=STRICT_SQL_MODE, connection_timeout=connect_timeout,
+                use_pure=False)
+        except mysql.connector.Error as err:
+            raise DatabaseConnectionError(
+                f"cannot connect to MySQL as {user}@{host}:{port}, database {database}: {err.msg}") from None
+        self._columns_cache = {}
+        log.debug("connected to MySQL %s:%s as %s (%s)", host, port, user, type(self._conn).__name__)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def _quote(self, name):
+        return "`" + name.replace("`", "``") + "`"
+
+    def _begin(self):
+        self._conn.rollback()   # end any implicit read snapshot; then a clean transaction
+
+    def _commit(self):
+        self._conn.commit()
+
+    def _rollback(self):
+        with contextlib.suppress(Exception):
+            self._conn.rollback()
+
+    def _execute(self, sql, params):
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+        except self._errors.Error as err:
+            raise DatabaseError(f"MySQL error {err.errno}: {err.msg}") from None
+        finally:
+            cursor.close()
+
+    def _fetch(self, sql, params):
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return cursor.fetchall()
+        except self._errors.Error as err:
+            raise DatabaseError(f"MySQL error {err.errno}: {err.msg}") from None
+        finally:
+            cursor.close()
+            if not self._transaction_depth:
+                # A read outside a transaction must not hold a snapshot that hides later
+                # writes of other programs from this long-lived connection.
+                self._conn.rollback()
+
+    def table_columns(self, table):
+        if table not in self._columns_cache:
+            rows = self._fetch(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, COLUMN_DEFAULT, EXTRA, "
+                "CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (table,))
+            if not rows:
+                raise NoSuchTableError(table)
+            columns = []
+            for name, column_type, nullable, key, default, extra, char_length in rows:
+                column_type = column_type.decode() if isinstance(column_type, bytes) else column_type
+                kind, length, precision, scale, unsigned = _parse_type(column_type)
+                extra = extra.decode() if isinstance(extra, bytes) else (extra or "")
+                columns.append(Column(
+                    name=name, data_type=kind, nullable=nullable == "YES", primary_key=key == "PRI",
+                    has_default=default is not None or "auto_increment" in extra or nullable == "YES",
+                    max_length=char_length if char_length is not None else length,
+                    precision=precision, scale=scale, unsigned=unsigned))
+            self._columns_cache[table] = columns
+        return self._columns_cache[table]
+
+    def _upsert_sql(self, table, columns, key_columns):
+        names = [self._quote(c.name) for c in columns]
+        keys = {k.name.lower() for k in key_columns}
+        updates = [f"{n}=VALUES({n})" for c, n in zip(columns, names) if c.name.lower() not in keys]
+        if not updates:   # only key columns: a duplicate changes nothing
+            updates = [f"{names[0]}={names[0]}"]
+        # col=VALUES(col), not col=%s: only this form lets the connector send one
+        # multi-row INSERT per batch (shared/notes/mysql.md).
+        return (f"INSERT INTO {self._quote(table)} ({', '.join(names)}) VALUES "
+                f"({', '.join(['%s'] * len(names))}) ON DUPLICATE KEY UPDATE {', '.join(updates)}")
+
+    def _insert_batch(self, sql, batch, first_row_number, table, columns):
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(sql, batch)
+        except self._errors.Error as err:
+            raise self._explain(err, batch, first_row_number, table, columns) from None
+        finally:
+            cursor.close()
+
+    def _explain(self, err, batch, first_row_number, table, columns):
+        """Turn a server error on a batch into one that names row, column and value."""
+        if err.errno in MYSQL_DATA_ERRORS:
+            match = _SERVER_COLUMN_AT_ROW.search(err.msg or "")
+            if match:
+                name, index = match.group(1), int(match.group(2)) - 1
+                positions = [i for i, c in enumerate(columns) if c.name.lower() == name.lower()]
+                if positions and 0 <= index < len(batch):
+                    return ValueDoesNotFitError(table, columns[positions[0]].name, first_row_number + index,
+                                                batch[index][positions[0]], err.msg)
+            located = _first_problem(batch, columns, first_row_number, table)
+            if located:
+                return located
+        return DatabaseError(f"loading {table}, rows {first_row_number}-{first_row_number + len(batch) - 1}: "
+                             f"MySQL error {err.errno}: {err.msg}")
+
+
+def _first_problem(batch, columns, first_row_number, table):
+    for offset, row in enumerate(batch):
+        for column, value in zip(columns, row):
+            problem = value_problem(column, value)
+            if problem:
+                return ValueDoesNotFitError(table, column.name, first_row_number + offset, value, problem)
+    return None
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+class SQLiteDatabase(Database):
+    engine = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as err:
+            raise DatabaseConnectionError(f"cannot open SQLite database {self.path}: {err}") from None
+        self._columns_cache = {}
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def _quote(self, name):
+        return '"' + name.replace('"', '""') + '"'
+
+    def _begin(self):
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self):
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    def _rollback(self):
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _execute(self, sql, params):
+        try:
+            self._conn.execute(_to_sqlite(sql), tuple(params))
+        except sqlite3.Error as err:
+            raise DatabaseError(f"SQLite error: {err}") from None
+
+    def _fetch(self, sql, params):
+        try:
+            return self._conn.execute(_to_sqlite(sql), tuple(params)).fetchall()
+        except sqlite3.Error as err:
+            raise DatabaseError(f"SQLite error: {err}") from None
+
+    def execute_script(self, statements):
+        for statement in statements:
+            self._execute(statement, ())
+
+    def table_columns(self, table):
+        if table not in self._columns_cache:
+            rows = self._conn.execute(f"PRAGMA table_info({self._quote(table)})").fetchall()
+            if not rows:
+                raise NoSuchTableError(table)
+            columns = []
+            for _, name, declared, notnull, default, pk in rows:
+                kind, length, precision, scale, unsigned = _parse_type(declared or "")
+                columns.append(Column(name=name, data_type=kind, nullable=not notnull and not pk,
+                                      primary_key=bool(pk), has_default=default is not None or not notnull,
+                                      max_length=length, precision=precision, scale=scale, unsigned=unsigned))
+            self._columns_cache[table] = columns
+        return self._columns_cache[table]
+
+    def _upsert_sql(self, table, columns, key_columns):
+        names = [self._quote(c.name) for c in columns]
+        sql = f"INSERT INTO {self._quote(table)} ({', '.join(names)}) VALUES ({', '.join(['?'] * len(names))})"
+        keys = {k.name.lower() for k in key_columns}
+        if key_columns and keys <= {c.name.lower() for c in columns}:
+            updates = [f"{n}=excluded.{n}" for c, n in zip(columns, names) if c.name.lower() not in keys]
+            target = ", ".join(self._quote(k.name) for k in key_columns)
+            sql += f" ON CONFLICT({target}) DO " + (f"UPDATE SET {', '.join(updates)}" if updates else "NOTHING")
+        return sql
+
+    def _insert_batch(self, sql, batch, first_row_number, table, columns):
+        # SQLite stores what it is given whatever the declared type, so the checks a
+        # strict MySQL server makes are made here.
+        located = _first_problem(batch, columns, first_row_number, table)
+        if located:
+            raise located
+        try:
+            self._conn.executemany(sql, batch)
+        except sqlite3.Error as err:
+            raise DatabaseError(f"loading {table}, rows {first_row_number}-{first_row_number + len(batch) - 1}: "
+                                f"SQLite error: {err}") from None
+
+
+def _to_sqlite(sql):
+    """Our few hand-written statements use %s placeholders; SQLite wants ?."""
+    return sql.replace("%s", "?")
+
+
+# --- choosing an engine -------------------------------------------------------------------
+
+def connect(settings, user=None, password=None):
+    """A Database from settings: MySQL by default, SQLite when PROGSALESDBENGINE=sqlite.
+
+    `user`/`password` override the importing user's, for the table-creating steps.
+    """
+    engine = settings.get("PROGSALESDBENGINE")
+    if engine == "sqlite":
+        return SQLiteDatabase(settings.sqlite_path())
+    if engine != "mysql":
+        raise ConfigurationError(f"PROGSALESDBENGINE must be mysql or sqlite, got {engine!r}")
+    return MySQLDatabase(
+        host=settings.get("PROGSALESMYSQLHOSTNAME"), port=settings.integer("PROGSALESMYSQLPORT"),
+        user=user or settings.require("PROGSALESMYSQLUSERNAME"),
+        password=password if password is not None else settings.require("PROGSALESMYSQLPASSWORD"),
+        database=settings.get("PROGSALESMYSQLDATABASE"))

@@ -1,0 +1,186 @@
+"""Every setting of the suite, in one place.
+
+Values come from ~/.env-secrets (NAME="value" lines, as create-env-secrets-store.py
+writes them), and each may be overridden by the environment variable of the same name.
+Nothing is read at import time: load_settings() reads when a program asks, so a missing
+secret never breaks `-h`.
+
+The stores of the seed (INDEX-TEMPLATES, INDEX-SETTINGS, INDEX-DATA-DOWNLOAD) are
+folders in the home directory, created on first use.
+"""
+
+import dataclasses
+import ipaddress
+import logging
+import os
+import stat
+import urllib.parse
+from pathlib import Path
+
+from errors import ConfigurationError
+from utility import mask_secret
+
+log = logging.getLogger("settings")
+
+SECRETS_FILE_NAME = ".env-secrets"
+TEMPLATES_STORE = "INDEX-TEMPLATES"
+SETTINGS_STORE = "INDEX-SETTINGS"
+DATA_DOWNLOAD_STORE = "INDEX-DATA-DOWNLOAD"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str          # None: no default (required where used)
+    secret: bool
+    meaning: str
+
+
+SETTINGS = [
+    Setting("INDEXEXCHANGEUSERNAME", None, False, "Index Exchange user (email) for the reporting API"),
+    Setting("INDEXEXCHANGEPASSWORD", None, True, "that user's password"),
+    Setting("INDEXEXCHANGEBASEURL", "https://app.indexexchange.com", False,
+            "Index Exchange API host (the simulator's URL for the sandbox)"),
+    Setting("INDEXEXCHANGEIDENTITYURL", "https://identity.indexexchange.com", False,
+            "Index Exchange CAL identity host (token endpoint)"),
+    Setting("INDEXEXCHANGETIMEOUT", "60", False, "seconds to wait for one HTTP answer"),
+    Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False,
+            "seconds one call may spend retrying 429, 5xx and connection errors"),
+    Setting("PROGSALESDBENGINE", "mysql", False, "mysql (production) or sqlite (embedded, no server needed)"),
+    Setting("PROGSALESMYSQLUSERNAME", None, False, "MySQL user that imports (SELECT, INSERT, UPDATE)"),
+    Setting("PROGSALESMYSQLPASSWORD", None, True, "that user's password"),
+    Setting("PROGSALESMYSQLHOSTNAME", "localhost", False, "MySQL host"),
+    Setting("PROGSALESMYSQLPORT", "3306", False, "MySQL port"),
+    Setting("PROGSALESMYSQLDATABASE", "prog_stats", False, "MySQL database"),
+    Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False,
+            "SQLite database file, when PROGSALESDBENGINE=sqlite"),
+]
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def secrets_path(home=None):
+    return Path(home or Path.home()) / SECRETS_FILE_NAME
+
+
+def read_secrets_file(path):
+    """{NAME: value} of a .env-secrets file ({} when there is none)."""
+    from dotenv import dotenv_values  # only programs that read settings need python-dotenv
+    path = Path(path)
+    if not path.exists():
+        return {}
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s can be read by group or others (mode %o); run: chmod 600 %s",
+                    path, stat.S_IMODE(mode), path)
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigurationError(f"cannot read {path}: {err}") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class Settings:
+    """Resolved settings: environment first, then ~/.env-secrets, then the default."""
+
+    def __init__(self, environ=None, home=None):
+        environ = os.environ if environ is None else environ
+        self.home = Path(home or environ.get("HOME") or Path.home())
+        self.secrets_path = secrets_path(self.home)
+        self._file = read_secrets_file(self.secrets_path)
+        self._values, self._origins = {}, {}
+        for setting in SETTINGS:
+            if environ.get(setting.name):
+                self._values[setting.name], self._origins[setting.name] = environ[setting.name], "environment"
+            elif self._file.get(setting.name):
+                self._values[setting.name], self._origins[setting.name] = self._file[setting.name], str(self.secrets_path)
+            else:
+                self._values[setting.name], self._origins[setting.name] = setting.default, "default"
+
+    def get(self, name):
+        """The value, or None when neither set nor defaulted."""
+        if name not in _BY_NAME:
+            raise KeyError(f"unknown setting {name}")
+        return self._values[name]
+
+    def require(self, name):
+        value = self.get(name)
+        if not value:
+            raise ConfigurationError(
+                f"{name} is not set: add {name}=\"...\" to {self.secrets_path} "
+                f"(create-env-secrets-store.py writes that file) or set the environment variable {name}")
+        return value
+
+    def integer(self, name, minimum=0):
+        value = self.require(name)
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            raise ConfigurationError(f"{name} must be a whole number >= {minimum}, got {value!r} "
+                                     f"(from {self._origins[name]})")
+        return number
+
+    def url(self, name):
+        """A base URL: https, or plain http only to this machine (the simulator)."""
+        value = self.require(name).rstrip("/")
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"{name} must be an http(s) URL, got {value!r}")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ConfigurationError(f"{name} must use https (plain http only for a local simulator), got {value!r}")
+        return value
+
+    def origin(self, name):
+        return self._origins[name]
+
+    def described(self):
+        """(name, shown value, origin) for every setting, secrets masked."""
+        rows = []
+        for setting in SETTINGS:
+            value = self._values[setting.name]
+            shown = mask_secret(value) if setting.secret and value else (value if value is not None else "(not set)")
+            rows.append((setting.name, shown, self._origins[setting.name]))
+        return rows
+
+    # --- stores --------------------------------------------------------------------------
+
+    def store(self, folder):
+        """A store folder in the home directory, created (mode 0700) on first use."""
+        path = self.home / folder
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigurationError(f"cannot create store {path}: {err.strerror}") from None
+        return path
+
+    def templates_store(self):
+        return self.store(TEMPLATES_STORE)
+
+    def settings_store(self):
+        return self.store(SETTINGS_STORE)
+
+    def data_download_store(self):
+        return self.store(DATA_DOWNLOAD_STORE)
+
+    def sqlite_path(self):
+        raw = self.require("PROGSALESSQLITEPATH")
+        path = Path(raw.replace("~", str(self.home), 1) if raw.startswith("~") else raw)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigurationError(f"PROGSALESSQLITEPATH: cannot create {path.parent}: {err.strerror}") from None
+        return path
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(environ=None, home=None):
+    return Settings(environ=environ, home=home)

@@ -1,0 +1,45 @@
+"""Small helpers every part of the suite uses: the suite's name and version, masking of
+secrets, atomic file writes."""
+
+import os
+import tempfile
+
+SUITE_NAME = "ix-import-suite"
+SUITE_VERSION = "3.0.0"
+
+
+def mask_secret(value, keep=0):
+    """A secret as it may be shown: '********', or its first `keep` characters and '…'.
+
+    Short secrets are fully masked whatever `keep` says, so that a mask never gives
+    away most of a value.
+    """
+    if not value:
+        return "(empty)"
+    if keep and len(value) >= 4 * keep:
+        return value[:keep] + "…" + f"({len(value)} characters)"
+    return "********"
+
+
+def atomic_write(path, data, mode=0o600):
+    """Write bytes to `path` so that readers see the old file or the new one, never half.
+
+    The file is created with `mode` from the start (a secret is never readable by
+    others, not even for a moment), fsynced, then renamed over the old one.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
