@@ -14,3 +14,54 @@ class SuiteError(Exception):
 class ConfigurationError(SuiteError):
     """A setting, option or local file is missing or wrong: nothing was tried. Exit 2."""
     exit_code = 2
+
+
+class ApiError(SuiteError):
+    """Index Exchange answered with an error, or could not be reached.
+
+    The message names the endpoint and the status and carries the server's own message;
+    never a token, password or API key.
+    """
+
+    def __init__(self, endpoint, status, message, path=None):
+        where = f" ({path})" if path else ""
+        status_text = f"HTTP {status}" if status is not None else "no answer"
+        super().__init__(f"{endpoint}{where}: {status_text}: {message}")
+        self.endpoint, self.status, self.server_message, self.path = endpoint, status, message, path
+
+
+class AuthenticationError(ApiError):
+    """401: credentials, token or API key refused."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the object belongs to an account this user may not see."""
+
+
+class NotFoundError(ApiError):
+    """404: unknown id, deactivated spec, or a file not ready yet."""
+
+
+class BadRequestError(ApiError):
+    """400: the request was invalid; `code` is Index Exchange's (RSE-xxxx) when given."""
+
+    def __init__(self, endpoint, status, message, path=None, code=None):
+        super().__init__(endpoint, status, f"{message} [{code}]" if code else message, path)
+        self.code = code
+
+
+class RateLimitedError(ApiError):
+    """429 after the retry budget ran out (or a Retry-After longer than the budget)."""
+
+    def __init__(self, endpoint, status, message, path=None, retry_after=None):
+        hint = f" (server asks to wait {retry_after} s)" if retry_after else ""
+        super().__init__(endpoint, status, message + hint, path)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx after the retry budget ran out."""
+
+
+class ApiUnavailableError(ApiError):
+    """No usable answer: connection refused or dropped, timeouts, truncated bodies."""

@@ -255,7 +255,6 @@ class Database:
         row_number = 0
         iterator = iter(rows)
         with self.transaction():
-            seen_keys = set()
             while True:
                 batch = []
                 for row in itertools.islice(iterator, batch_size):
@@ -266,7 +265,7 @@ class Database:
                 if not batch:
                     break
                 first = row_number - len(batch) + 1
-                existing = self._count_existing(table, key_columns, key_positions, batch, seen_keys)
+                existing = self._count_existing(table, key_columns, key_positions, batch)
                 self._insert_batch(sql, batch, first, table, columns)
                 result.rows += len(batch)
                 result.updated += existing
@@ -274,18 +273,22 @@ class Database:
         log.debug("loaded %d rows into %s (%d new, %d existing)", result.rows, table, result.inserted, result.updated)
         return result
 
-    def _count_existing(self, table, key_columns, key_positions, batch, seen_keys):
-        """How many rows of the batch hit a key already in the table (or earlier in the load)."""
+    def _count_existing(self, table, key_columns, key_positions, batch):
+        """How many rows of the batch hit a key already in the table or earlier in the batch.
+
+        Keys of earlier batches of this load are in the table already (same transaction),
+        so nothing is remembered across batches and memory stays flat.
+        """
         if not key_positions:
             return 0
         keys = [tuple(row[p] for p in key_positions) for row in batch]
-        fresh = {k for k in keys if k not in seen_keys}
-        found = self._existing_keys(table, key_columns, fresh) if fresh else set()
+        found = self._existing_keys(table, key_columns, set(keys))
+        seen = set()
         existing = 0
         for k in keys:
-            if k in seen_keys or k in found:
+            if k in seen or k in found:
                 existing += 1
-            seen_keys.add(k)
+            seen.add(k)
         return existing
 
     def _existing_keys(self, table, key_columns, keys):

@@ -21,3 +21,79 @@ def sim():
     """A fresh simulator, files ready at once, clock fixed at SIM_START."""
     with IXSimulator(seed=1, start_time=SIM_START, run_delay=0, cal_window_hours=3) as simulator:
         yield simulator
+
+
+# --- databases --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def mariadb():
+    """One private MariaDB server for the whole test session (installed if missing)."""
+    from mariadb_server import MariaDBServer
+    with MariaDBServer() as server:
+        yield server
+
+
+class DatabaseUnderTest:
+    """A database for one test: `db` connected as the importing user (SELECT, INSERT,
+    UPDATE only) and `admin` for creating tables, as a real set-up has."""
+
+    def __init__(self, engine, db, admin, settings_env):
+        self.engine, self.db, self.admin, self.settings_env = engine, db, admin, settings_env
+
+    def create(self, ddl):
+        self.admin.execute_script([ddl])
+
+    def rows(self, sql):
+        return self.admin.fetch_all(sql)
+
+
+def _database_under_test(engine, request, tmp_path):
+    import mysql_db
+    if engine == "sqlite":
+        path = tmp_path / "prog_stats.sqlite3"
+        db = mysql_db.SQLiteDatabase(path)
+        admin = mysql_db.SQLiteDatabase(path)
+        env = {"PROGSALESDBENGINE": "sqlite", "PROGSALESSQLITEPATH": str(path)}
+    else:
+        server = request.getfixturevalue("mariadb")
+        _empty_database(server)
+        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
+                                       server.database)
+        db = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.import_user, server.import_password,
+                                    server.database)
+        env = {"PROGSALESDBENGINE": "mysql", "PROGSALESMYSQLHOSTNAME": "127.0.0.1",
+               "PROGSALESMYSQLPORT": str(server.port), "PROGSALESMYSQLUSERNAME": server.import_user,
+               "PROGSALESMYSQLPASSWORD": server.import_password, "PROGSALESMYSQLDATABASE": server.database}
+    return DatabaseUnderTest(engine, db, admin, env)
+
+
+@pytest.fixture(params=["mariadb", "sqlite"])
+def database(request, tmp_path):
+    """The same test against MariaDB and SQLite."""
+    under_test = _database_under_test(request.param, request, tmp_path)
+    yield under_test
+    under_test.db.close()
+    under_test.admin.close()
+
+
+@pytest.fixture
+def mariadb_database(request, tmp_path):
+    """MariaDB only, for behaviour that only a MySQL server has."""
+    under_test = _database_under_test("mariadb", request, tmp_path)
+    yield under_test
+    under_test.db.close()
+    under_test.admin.close()
+
+
+def _empty_database(server):
+    """Drop every table a previous test made, so each test starts from nothing."""
+    conn = server.connect_admin()
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                       (server.database,))
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP TABLE `{name}`")
+        conn.commit()
+    finally:
+        conn.close()
