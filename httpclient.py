@@ -37,19 +37,19 @@ class BoundedRetry(Retry):
     - the first retry waits too (urllib3 retries the first at once): backoff_factor,
       then doubling, capped at backoff_max, plus up to `backoff_jitter` seconds;
     - Retry-After 0 or missing means that backoff;
-    - the waits of one call add up to at most `max_wait` seconds: a retry that would
-      pass it is not made, and the last answer (or error) stands.
+    - retrying ends `max_wait` seconds after the first failure: a retry whose wait would
+      end later is not made, and the last answer (or error) stands.
     """
 
-    def __init__(self, *args, max_wait=300.0, waited=0.0, **kwargs):
+    def __init__(self, *args, max_wait=300.0, first_failure=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_wait = max_wait
-        self.waited = waited
+        self.first_failure = first_failure
         self.next_wait = 0.0
 
     def new(self, **kwargs):
         kwargs.setdefault("max_wait", self.max_wait)
-        kwargs.setdefault("waited", self.waited)
+        kwargs.setdefault("first_failure", self.first_failure)
         return super().new(**kwargs)
 
     def get_backoff_time(self):
@@ -70,12 +70,14 @@ class BoundedRetry(Retry):
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         new = super().increment(method=method, url=url, response=response, error=error,
                                 _pool=_pool, _stacktrace=_stacktrace)
+        now = time.monotonic()
+        new.first_failure = self.first_failure or now
         retry_after = self._retry_after(response)
         wait = retry_after if retry_after else new.get_backoff_time()
-        if self.waited + wait > self.max_wait:
+        if now - new.first_failure + wait > self.max_wait:
+            last = f"HTTP {response.status}" if response is not None else _reason(error) if error else "failure"
             raise MaxRetryError(_pool, url, RetryBudgetExceeded(
-                f"next wait {wait:.1f} s would pass the bound of {self.max_wait:.0f} s"))
-        new.waited = self.waited + wait
+                f"{last}; retrying for {wait:.1f} s more would pass the bound of {self.max_wait:g} s"))
         new.next_wait = wait
         return new
 

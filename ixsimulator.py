@@ -23,6 +23,7 @@ import math
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -118,6 +119,8 @@ class FaultPlan:
         if endpoint != "*" and endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)} or '*'")
         kind = str(kind)
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
         with self._lock:
@@ -205,6 +208,7 @@ class IXSimulator:
         self._calls = Counter()
         self._faults_served = Counter()
         self._downloads = Counter()
+        self._user_agents = Counter()
         self._saves = 0
         self._saves_by_day = Counter()
         self._peak_runs = 0
@@ -215,7 +219,7 @@ class IXSimulator:
 
     def start(self):
         handler = type("BoundHandler", (_Handler,), {"simulator": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
+        self._server = _Server((self._host, self._port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="ixsimulator",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -330,6 +334,7 @@ class IXSimulator:
                 "calls": dict(self._calls),
                 "faults_served": dict(self._faults_served),
                 "downloads": dict(self._downloads),
+                "user_agents": dict(self._user_agents),
                 "saves": self._saves,
                 "saves_today": self._saves_by_day[self.today().isoformat()],
                 "runs": self._next_run_id - FIRST_RUN_ID,
@@ -342,6 +347,7 @@ class IXSimulator:
             self._calls.clear()
             self._faults_served.clear()
             self._downloads.clear()
+            self._user_agents.clear()
             self._peak_runs = self._runs_in_progress(self.now())
 
     # --- dispatch ---------------------------------------------------------------------
@@ -388,6 +394,7 @@ class IXSimulator:
             endpoint, params = self.route(method, parsed.path)
             with self._lock:
                 self._calls[endpoint] += 1
+                self._user_agents[headers.get("User-Agent", "")] += 1
             fault = self.faults.take(endpoint)
             if fault:
                 with self._lock:
@@ -885,6 +892,17 @@ class IXSimulator:
         if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
             raise SimError(400, f"currency must be a three-letter code, got {currency!r}")
         return json_response(200, {"data": self.world.exchange_rates(date, currency)})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (timed out, hung up) is ordinary in tests of retries.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
