@@ -1,0 +1,71 @@
+"""create-env-secrets-store.py as a user runs it."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import settings
+from conftest import ROOT
+
+SCRIPT = os.path.join(ROOT, "create-env-secrets-store.py")
+
+
+def run(home, *args, stdin=""):
+    return subprocess.run([sys.executable, SCRIPT, *args], input=stdin, capture_output=True, text=True,
+                          env={**os.environ, "HOME": str(home)}, cwd=ROOT, timeout=30)
+
+
+def test_no_file_and_no_arguments(tmp_path):
+    result = run(tmp_path)
+    assert result.returncode == 0 and "no settings" in result.stdout
+
+
+def test_five_arguments_write_a_private_file_that_settings_read_back(tmp_path):
+    result = run(tmp_path, "me@progsales.example", 'Ix "pass" \\1', "iximport", "Db-Secret-9", "db.local")
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / ".env-secrets"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert 'Ix "pass"' not in result.stdout and "Db-Secret-9" not in result.stdout + result.stderr
+    s = settings.load_settings(environ={"HOME": str(tmp_path)})
+    assert s.get("INDEXEXCHANGEUSERNAME") == "me@progsales.example"
+    assert s.get("INDEXEXCHANGEPASSWORD") == 'Ix "pass" \\1'
+    assert (s.get("PROGSALESMYSQLUSERNAME"), s.get("PROGSALESMYSQLPASSWORD"), s.get("PROGSALESMYSQLHOSTNAME")) == \
+        ("iximport", "Db-Secret-9", "db.local")
+    shown = run(tmp_path)
+    assert "me@progsales.example" in shown.stdout and "********" in shown.stdout
+    assert "Db-Secret-9" not in shown.stdout and "pass" not in shown.stdout.replace("PASSWORD", "")
+
+
+def test_passwords_left_off_or_dashed_are_prompted_for(tmp_path):
+    result = run(tmp_path, "me@progsales.example", "-", "iximport", stdin="Typed-Ix-Pw\nTyped-Db-Pw\n")
+    assert result.returncode == 0, result.stderr
+    assert "Typed" not in result.stdout + result.stderr
+    s = settings.load_settings(environ={"HOME": str(tmp_path)})
+    assert s.get("INDEXEXCHANGEPASSWORD") == "Typed-Ix-Pw" and s.get("PROGSALESMYSQLPASSWORD") == "Typed-Db-Pw"
+
+
+def test_other_settings_in_the_file_are_kept(tmp_path):
+    path = tmp_path / ".env-secrets"
+    path.write_text('PROGSALESMYSQLPORT="3307"\nINDEXEXCHANGEUSERNAME="old@example.com"\n')
+    os.chmod(path, 0o600)
+    assert run(tmp_path, "new@example.com", "pw").returncode == 0
+    s = settings.load_settings(environ={"HOME": str(tmp_path)})
+    assert s.get("PROGSALESMYSQLPORT") == "3307" and s.get("INDEXEXCHANGEUSERNAME") == "new@example.com"
+
+
+def test_empty_prompted_password_is_refused_and_nothing_written(tmp_path):
+    result = run(tmp_path, "me@example.com", stdin="\n")
+    assert result.returncode == 2 and "no Index Exchange password" in result.stderr
+    assert not (tmp_path / ".env-secrets").exists()
+
+
+def test_too_many_arguments(tmp_path):
+    result = run(tmp_path, *["x"] * 6)
+    assert result.returncode == 2 and "at most 5" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_works_without_any_settings(tmp_path):
+    result = run(tmp_path, "-h")
+    assert result.returncode == 0 and "-D" in result.stdout
