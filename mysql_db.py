@@ -174,6 +174,12 @@ class Database:
 
     def __init__(self):
         self._transaction_depth = 0
+        self._columns_cache = {}
+        self._conn = None
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self._conn.close()
 
     # engine hooks
     def _quote(self, name):
@@ -355,12 +361,7 @@ class MySQLDatabase(Database):
         except mysql.connector.Error as err:
             raise DatabaseConnectionError(
                 f"cannot connect to MySQL as {user}@{host}:{port}, database {database}: {err.msg}") from None
-        self._columns_cache = {}
         log.debug("connected to MySQL %s:%s as %s (%s)", host, port, user, type(self._conn).__name__)
-
-    def close(self):
-        with contextlib.suppress(Exception):
-            self._conn.close()
 
     def _quote(self, name):
         return "`" + name.replace("`", "``") + "`"
@@ -480,11 +481,6 @@ class SQLiteDatabase(Database):
             self._conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as err:
             raise DatabaseConnectionError(f"cannot open SQLite database {self.path}: {err}") from None
-        self._columns_cache = {}
-
-    def close(self):
-        with contextlib.suppress(Exception):
-            self._conn.close()
 
     def _quote(self, name):
         return '"' + name.replace('"', '""') + '"'

@@ -17,6 +17,15 @@ SIM_START = 1780646400.0
 
 
 @pytest.fixture
+def http():
+    """The suite's HTTP client with short waits, so retry tests are quick; same rules."""
+    from httpclient import HttpClient
+    client = HttpClient(timeout=5, max_wait=5, backoff_factor=0.05, backoff_max=0.2, jitter=0.01)
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def sim():
     """A fresh simulator, files ready at once, clock fixed at SIM_START."""
     with IXSimulator(seed=1, start_time=SIM_START, run_delay=0, cal_window_hours=3) as simulator:

@@ -8,7 +8,6 @@ import authenticationAPI
 import settings
 from authenticationSupport import AuthorizedSession, CalTokens, ReportingTokens, reporting_session
 from errors import AuthenticationError
-from httpclient import HttpClient
 
 SPECS = "/api/reporting/agg/v1/report-specs/info"
 
@@ -21,13 +20,6 @@ class FakeClock:
 
     def __call__(self):
         return self.now
-
-
-@pytest.fixture
-def http():
-    client = HttpClient(timeout=5, max_wait=2, backoff_factor=0.05, backoff_max=0.1, jitter=0)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -16,14 +16,6 @@ REPORTING = "/api/reporting/agg/v1"
 
 
 @pytest.fixture
-def http():
-    # Short waits so the tests are quick; the rules are the same as in production.
-    client = HttpClient(timeout=5, max_wait=5, backoff_factor=0.05, backoff_max=0.2, jitter=0.01)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def token(sim, http):
     return authenticationAPI.login(http, sim.base_url, sim.world.username, sim.world.password)["access_token"]
 
