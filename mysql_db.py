@@ -317,9 +317,9 @@ class Database:
         return self._fetch(sql, params)
 
     def execute(self, sql, params=()):
-        """One statement in its own transaction (or the caller's)."""
+        """One statement in its own transaction (or the caller's); returns rows changed."""
         with self.transaction():
-            self._execute(sql, params)
+            return self._execute(sql, params)
 
     def execute_script(self, statements):
         """DDL, statement by statement (table creation runs as a user that may)."""
@@ -380,6 +380,7 @@ class MySQLDatabase(Database):
         cursor = self._conn.cursor()
         try:
             cursor.execute(sql, tuple(params))
+            return cursor.rowcount
         except self._errors.Error as err:
             raise DatabaseError(f"MySQL error {err.errno}: {err.msg}") from None
         finally:
@@ -498,7 +499,7 @@ class SQLiteDatabase(Database):
 
     def _execute(self, sql, params):
         try:
-            self._conn.execute(_to_sqlite(sql), tuple(params))
+            return self._conn.execute(_to_sqlite(sql), tuple(params)).rowcount
         except sqlite3.Error as err:
             raise DatabaseError(f"SQLite error: {err}") from None
 
@@ -552,6 +553,139 @@ class SQLiteDatabase(Database):
 def _to_sqlite(sql):
     """Our few hand-written statements use %s placeholders; SQLite wants ?."""
     return sql.replace("%s", "?")
+
+
+# --- the reporting half's tables ---------------------------------------------------------
+
+PUBLISHERS_TABLE = "prog_ix_publishers"
+REPORT_RUNS_TABLE = "prog_ix_report_runs"
+PAIR_QUEUE_TABLE = "prog_ix_report_queue"
+STATS_TABLE = "prog_ix_stats"
+
+# Plain SQL that MySQL, MariaDB and SQLite all accept.
+REPORTING_TABLES = {
+    # As the seed defines it; filled by hand (INSERT) with the publishers to import.
+    PUBLISHERS_TABLE: """CREATE TABLE prog_ix_publishers (
+  publisher_id int NOT NULL,
+  publisher varchar(64) DEFAULT NULL,
+  country varchar(2) DEFAULT '',
+  PRIMARY KEY (publisher_id))""",
+    # A starter table for the Generic Revenue Report templates: keyed by day, publisher
+    # and site, so a rerun of "today only" overwrites the day's rows.
+    STATS_TABLE: """CREATE TABLE prog_ix_stats (
+  day datetime NOT NULL,
+  publisher_id int NOT NULL,
+  site_id int NOT NULL,
+  site_name varchar(255) NOT NULL DEFAULT '',
+  domain varchar(255) NOT NULL DEFAULT '',
+  impressions bigint NOT NULL DEFAULT 0,
+  ad_spend decimal(24,8) NOT NULL DEFAULT 0,
+  publisher_payment decimal(24,8) NOT NULL DEFAULT 0,
+  ecpm decimal(24,8) NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, publisher_id, site_id))""",
+    # The seed's "report runs download queue": every file asked for, from the moment its
+    # run is requested until its rows are in (status pending -> loaded, or expired).
+    REPORT_RUNS_TABLE: """CREATE TABLE prog_ix_report_runs (
+  file_id bigint NOT NULL,
+  report_id bigint NOT NULL,
+  publisher_id int NOT NULL,
+  report_name varchar(255) NOT NULL,
+  db_table varchar(64) NOT NULL,
+  status varchar(16) NOT NULL,
+  requested_at datetime NOT NULL,
+  loaded_at datetime DEFAULT NULL,
+  attempts int NOT NULL DEFAULT 0,
+  rows_loaded bigint DEFAULT NULL,
+  rows_inserted bigint DEFAULT NULL,
+  rows_updated bigint DEFAULT NULL,
+  last_error varchar(1000) DEFAULT NULL,
+  PRIMARY KEY (file_id))""",
+    # The seed's "reports to be run queue": pairs whose spec could not be saved or run.
+    PAIR_QUEUE_TABLE: """CREATE TABLE prog_ix_report_queue (
+  publisher_id int NOT NULL,
+  report_name varchar(255) NOT NULL,
+  status varchar(16) NOT NULL,
+  queued_at datetime NOT NULL,
+  last_error varchar(1000) DEFAULT NULL,
+  PRIMARY KEY (publisher_id, report_name))""",
+}
+
+
+def create_tables(db, ddl_by_name):
+    """Create the tables that do not exist yet; returns the names created."""
+    created = []
+    for name, ddl in ddl_by_name.items():
+        if db.table_exists(name):
+            continue
+        db.execute_script([ddl])
+        created.append(name)
+    return created
+
+
+def grant_import_rights(db, user, tables):
+    """Give the importing user what the import path needs, and no more."""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,80}", user):
+        raise ConfigurationError(f"--grant-to: {user!r} is not a plain MySQL user name")
+    for table in tables:
+        db.execute_script([f"GRANT SELECT, INSERT, UPDATE ON {db._quote(table)} TO '{user}'@'%'"])
+
+
+def _now_text():
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def publishers(db):
+    """[(publisher_id, name)] of prog_ix_publishers, by id."""
+    return [(int(pid), name) for pid, name in
+            db.fetch_all(f"SELECT publisher_id, publisher FROM {PUBLISHERS_TABLE} ORDER BY publisher_id")]
+
+
+def record_report_run(db, file_id, report_id, publisher_id, report_name, table):
+    """Note a requested run's file as pending, before anything else can go wrong."""
+    db.load_rows(REPORT_RUNS_TABLE, ["file_id", "report_id", "publisher_id", "report_name", "db_table", "status",
+                                     "requested_at", "attempts"],
+                 [[str(file_id), str(report_id), str(publisher_id), report_name, table, "pending", _now_text(), "0"]])
+
+
+def pending_report_runs(db):
+    """Files asked for but not loaded: [dict], oldest first."""
+    rows = db.fetch_all(f"SELECT file_id, report_id, publisher_id, report_name, db_table, requested_at, attempts "
+                        f"FROM {REPORT_RUNS_TABLE} WHERE status = 'pending' ORDER BY requested_at, file_id")
+    keys = ["file_id", "report_id", "publisher_id", "report_name", "db_table", "requested_at", "attempts"]
+    return [dict(zip(keys, row)) for row in rows]
+
+
+def mark_report_run_loaded(db, file_id, result):
+    """Inside the load's transaction: pending -> loaded. False when another program
+    loaded it first (the caller then rolls back, so the file counts once)."""
+    changed = db.execute(
+        f"UPDATE {REPORT_RUNS_TABLE} SET status = 'loaded', loaded_at = %s, attempts = attempts + 1, "
+        f"rows_loaded = %s, rows_inserted = %s, rows_updated = %s, last_error = NULL "
+        f"WHERE file_id = %s AND status = 'pending'",
+        (_now_text(), result.rows, result.inserted, result.updated, file_id))
+    return changed == 1
+
+
+def mark_report_run_problem(db, file_id, error, status="pending"):
+    """Note why a file is still pending (or that it expired)."""
+    db.execute(f"UPDATE {REPORT_RUNS_TABLE} SET status = %s, attempts = attempts + 1, last_error = %s "
+               f"WHERE file_id = %s AND status = 'pending'", (status, str(error)[:1000], file_id))
+
+
+def queue_pair(db, publisher_id, report_name, error):
+    db.load_rows(PAIR_QUEUE_TABLE, ["publisher_id", "report_name", "status", "queued_at", "last_error"],
+                 [[str(publisher_id), report_name, "queued", _now_text(), str(error)[:1000]]])
+
+
+def queued_pairs(db):
+    return [(int(p), name) for p, name in db.fetch_all(
+        f"SELECT publisher_id, report_name FROM {PAIR_QUEUE_TABLE} WHERE status = 'queued' "
+        f"ORDER BY queued_at, publisher_id")]
+
+
+def mark_pair_done(db, publisher_id, report_name, status="done"):
+    db.execute(f"UPDATE {PAIR_QUEUE_TABLE} SET status = %s WHERE publisher_id = %s AND report_name = %s "
+               f"AND status = 'queued'", (status, publisher_id, report_name))
 
 
 # --- choosing an engine -------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Reading and writing the suite's local files: report templates in the templates store."""
+
+import json
+import os
+
+from errors import ConfigurationError
+from utility import atomic_write
+
+
+def template_file_name(title):
+    """A template's file name: the report's title, with '/' (not allowed in a name) as '_'."""
+    name = title.replace("/", "_").replace("\0", "").strip()
+    if name in ("", ".", ".."):
+        raise ConfigurationError(f"cannot name a template file after the title {title!r}")
+    return name
+
+
+def template_path(settings, report_name):
+    return settings.templates_store() / template_file_name(report_name)
+
+
+def read_template(settings, report_name):
+    """The report spec stored for `report_name`; ConfigurationError naming the file if
+    it is missing, not JSON, or not a spec with fields."""
+    path = template_path(settings, report_name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"no template {path} (get it with get-report-template.py REPORTID)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigurationError(f"cannot read template {path}: {err}") from None
+    try:
+        spec = json.loads(text)
+    except ValueError as err:
+        raise ConfigurationError(f"template {path} is not valid JSON: {err}") from None
+    if isinstance(spec, dict) and isinstance(spec.get("reportDefinition"), dict):
+        spec = spec["reportDefinition"]
+    fields = spec.get("querySpec", {}).get("fields") if isinstance(spec, dict) else None
+    if not (isinstance(fields, list) and fields and all(isinstance(f, str) for f in fields)):
+        raise ConfigurationError(f"template {path} has no querySpec.fields list")
+    return spec
+
+
+def write_template(settings, spec, name):
+    """Store a spec in the templates store under `name`; returns the path."""
+    path = template_path(settings, name)
+    atomic_write(path, (json.dumps(spec, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), mode=0o644)
+    return path
+
+
+def list_templates(settings):
+    folder = settings.templates_store()
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def ensure_folder(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise ConfigurationError(f"cannot create folder {path}: {err.strerror}") from None
+    return path

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Create the reporting half's tables that do not exist yet: prog_ix_publishers (as the
+seed defines it), a starter prog_ix_stats for the Generic Revenue Report templates, and
+the suite's bookkeeping tables prog_ix_report_runs and prog_ix_report_queue.
+
+Run it as a MySQL user that may create tables (-u; the password is prompted for), not as
+the importing user, which needs only SELECT, INSERT and UPDATE. With
+PROGSALESDBENGINE=sqlite no user is needed.
+
+Publishers are then added by hand, for example:
+    INSERT INTO prog_ix_publishers (publisher_id, publisher, country) VALUES (180280, 'Nordic News', 'SE');
+"""
+
+import getpass
+import sys
+
+import cli
+import mysql_db
+import settings as settings_module
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    parser.add_argument("-u", "--user", help="MySQL user that may create tables (default: the configured user)")
+    parser.add_argument("--grant-to", metavar="USER", help="also grant SELECT, INSERT, UPDATE on them to USER@'%%'")
+    return parser
+
+
+def main(args):
+    settings = settings_module.load_settings()
+    password = None
+    if args.user and settings.get("PROGSALESDBENGINE") == "mysql":
+        password = getpass.getpass(f"MySQL password for {args.user}: ") if sys.stdin.isatty() \
+            else sys.stdin.readline().rstrip("\r\n")
+    db = mysql_db.connect(settings, user=args.user, password=password)
+    try:
+        created = mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
+        if args.grant_to and db.engine == "mysql":
+            mysql_db.grant_import_rights(db, args.grant_to, list(mysql_db.REPORTING_TABLES))
+    finally:
+        db.close()
+    existing = [t for t in mysql_db.REPORTING_TABLES if t not in created]
+    print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())

@@ -1,0 +1,116 @@
+"""Report files as the suite fetches them: wait until ready (polling with backoff),
+download and verify, and read back as rows whatever the packing."""
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import logging
+import time
+import zipfile
+
+import reportdownloadAPI
+from errors import ApiError, SuiteError
+
+log = logging.getLogger("reportdownload")
+
+FIRST_POLL_WAIT = 0.5
+POLL_GROWTH = 1.5
+MAX_POLL_WAIT = 15.0
+
+
+class DownloadIntegrityError(SuiteError):
+    """A downloaded file does not match the hash Index Exchange lists for it."""
+
+
+class ReportFileError(SuiteError):
+    """A report file cannot be read as CSV."""
+
+
+def wait_for_file(session, file_id, max_wait, sleep=time.sleep, clock=time.monotonic):
+    """The file's list item once it is ready, or None after `max_wait` seconds.
+
+    Asks at once, then after 0.5 s, and 1.5 times longer each time (at most 15 s).
+    """
+    started = clock()
+    delay = FIRST_POLL_WAIT
+    while True:
+        items = reportdownloadAPI.list_files(session, file_ids=[file_id])
+        for item in items:
+            if item["fileID"] == file_id:
+                return item
+        remaining = max_wait - (clock() - started)
+        if remaining <= 0:
+            return None
+        sleep(min(delay, remaining))
+        delay = min(delay * POLL_GROWTH, MAX_POLL_WAIT)
+
+
+def download_verified(session, item, path, attempts=2):
+    """Download a listed file to `path`; check its md5 against the list's hash (a
+    mismatch is fetched again once, then an error). Returns the size."""
+    file_id = item["fileID"]
+    expected = item.get("hash")
+    for attempt in range(1, attempts + 1):
+        with open(path, "wb") as target:
+            size = reportdownloadAPI.download_file(session, file_id, target)
+        if not expected:
+            return size
+        digest = _md5(path)
+        if digest == expected.lower():
+            return size
+        log.warning("file %s: md5 %s, Index Exchange lists %s (attempt %d)", file_id, digest, expected, attempt)
+    raise DownloadIntegrityError(f"file {file_id}: downloaded bytes do not match the listed md5 "
+                                 f"after {attempts} attempts")
+
+
+def _md5(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def open_report_rows(path):
+    """(header, rows) of a report file, plain CSV, gzip or zip; rows are read lazily."""
+    with open(path, "rb") as raw:
+        magic = raw.read(4)
+    with contextlib.ExitStack() as stack:
+        if magic[:2] == b"\x1f\x8b":
+            binary = stack.enter_context(gzip.open(path, "rb"))
+        elif magic == b"PK\x03\x04":
+            archive = stack.enter_context(zipfile.ZipFile(path))
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ReportFileError(f"{path}: a zip report should hold one file, it holds {len(names)}")
+            binary = stack.enter_context(archive.open(names[0]))
+        else:
+            binary = stack.enter_context(open(path, "rb"))
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ReportFileError(f"{path}: empty file, not even a header") from None
+        except (UnicodeDecodeError, csv.Error, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise ReportFileError(f"{path}: cannot read the header: {err}") from None
+        yield [h.strip() for h in header], _guarded(reader, path)
+
+
+def _guarded(reader, path):
+    """Rows, with decoding and CSV errors named by file and line."""
+    try:
+        yield from reader
+    except (UnicodeDecodeError, csv.Error, OSError, EOFError) as err:
+        raise ReportFileError(f"{path}, line {reader.line_num}: {err}") from None
+
+
+def count_data_rows(path):
+    try:
+        with open_report_rows(path) as (_, rows):
+            return sum(1 for _ in rows)
+    except (SuiteError, ApiError):
+        return 0

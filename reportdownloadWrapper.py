@@ -1,0 +1,31 @@
+"""Report files into tables: stream a downloaded file into the mapped table with the
+publisher_id added, and record it loaded in the same transaction."""
+
+import mysql_db
+import reportdownloadSupport
+from errors import SuiteError
+
+
+class AlreadyLoadedError(SuiteError):
+    """Another copy of the program loaded this file first; nothing was written twice."""
+
+
+class PublisherColumnInFileError(SuiteError):
+    pass
+
+
+def load_report_file(db, path, table, publisher_id, file_id=None):
+    """Upsert a report file's rows into `table`; returns mysql_db.LoadResult.
+
+    With `file_id`, the file's pending entry in prog_ix_report_runs turns `loaded` in the
+    same transaction, so a file is loaded once however often it is collected.
+    """
+    with reportdownloadSupport.open_report_rows(path) as (header, rows):
+        if any(h.lower() == "publisher_id" for h in header):
+            raise PublisherColumnInFileError(f"{path}: the file has a publisher_id column of its own; "
+                                             f"the suite adds publisher_id itself")
+        with db.transaction():
+            result = db.load_rows(table, header, rows, constants={"publisher_id": publisher_id})
+            if file_id is not None and not mysql_db.mark_report_run_loaded(db, file_id, result):
+                raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
+    return result

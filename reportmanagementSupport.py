@@ -1,0 +1,94 @@
+"""Report specs as the suite manages them: the standard title, the spec made from a
+template for one publisher, and upload-or-update of a pair's spec without needless saves.
+"""
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+import unicodedata
+
+import reportmanagementAPI
+from errors import NotFoundError
+
+TITLE_MIDDLE = "taken from Prog API Temporary AutoUploaded report by"
+MAX_TITLE = 255
+AUTO_TITLE = re.compile(r"^(?P<name>.+?) (?P<updated>UPDATED )?" + re.escape(TITLE_MIDDLE) +
+                        r" (?P<user>[A-Za-z0-9_.\-]+) (?P<time>\d{4}-\d{2}-\d{2} \d{2}\.\d{2}\.\d{2})$")
+# Keys a GUI-made template may carry that must not follow it: we run specs ad hoc.
+DROPPED_KEYS = ("schedule", "delivery", "reportID", "reportSpecID")
+
+
+def legal_title_text(text):
+    """Text made legal for an Index Exchange title: letters, digits, space, - _ . only."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9 _.\-]", "_", plain)
+
+
+def standard_title(report_name, username, when, updated=False):
+    """<name> [UPDATED ]taken from Prog API Temporary AutoUploaded report by <user> <time>"""
+    tail = (f"{'UPDATED ' if updated else ''}{TITLE_MIDDLE} {legal_title_text(username)} "
+            f"{when.strftime('%Y-%m-%d %H.%M.%S')}")
+    name = legal_title_text(report_name).strip() or "report"
+    name = name[: MAX_TITLE - len(tail) - 1].rstrip()
+    return f"{name} {tail}"
+
+
+def is_auto_title(title):
+    return bool(AUTO_TITLE.match(title or ""))
+
+
+def spec_for_publisher(template, publisher_id):
+    """The template as it is saved for one publisher, title aside."""
+    spec = copy.deepcopy(template)
+    for key in DROPPED_KEYS + ("reportTitle",):
+        spec.pop(key, None)
+    spec["accounts"] = [int(publisher_id)]
+    spec["fileType"] = "csv"
+    spec["regionSetting"] = "standard"
+    return spec
+
+
+def fingerprint(spec):
+    """What a saved spec's content was, title aside (the title holds the save time)."""
+    content = {k: v for k, v in spec.items() if k != "reportTitle"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def ensure_spec(session, reportid_db, publisher_id, report_name, template, username, active_ids,
+                listed_at, force_new=False, now=None):
+    """The reportID serving this pair, saved only when needed: (reportID, action), action
+    being "reused" (no save), "updated" or "created".
+
+    A recorded spec is used when Index Exchange listed it as active (or it was saved
+    after that list was taken); it is updated only when its content changed.
+    """
+    now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+    with reportid_db.pair_lock(publisher_id, report_name):
+        content = spec_for_publisher(template, publisher_id)
+        wanted = fingerprint(content)
+        record = reportid_db.get(publisher_id, report_name)
+        usable = record and not force_new and (
+            record["reportID"] in active_ids or record.get("saved_at", 0) >= listed_at)
+        if usable:
+            report_id = record["reportID"]
+            if record.get("fingerprint") == wanted:
+                return report_id, "reused"
+            title = standard_title(report_name, username, now(), updated=True)
+            try:
+                reportmanagementAPI.update_spec(session, report_id, dict(content, reportTitle=title))
+                reportid_db.put(_record(publisher_id, report_name, report_id, wanted, title))
+                return report_id, "updated"
+            except NotFoundError:
+                pass   # deactivated since it was listed: make a new one
+        title = standard_title(report_name, username, now())
+        report_id = reportmanagementAPI.create_spec(session, dict(content, reportTitle=title))
+        reportid_db.put(_record(publisher_id, report_name, report_id, wanted, title))
+        return report_id, "created"
+
+
+def _record(publisher_id, report_name, report_id, fingerprint_value, title):
+    return {"publisher_id": int(publisher_id), "report_name": report_name, "reportID": int(report_id),
+            "fingerprint": fingerprint_value, "title": title, "saved_at": time.time()}

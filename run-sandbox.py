@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Run the main program end to end against the Index Exchange simulator, with the embedded
+(SQLite) database: no Index Exchange account and no MySQL server needed.
+
+It starts the simulator, makes a sandbox home folder (./sandbox-home, or --home) holding
+the settings, the templates (fetched with get-report-template.py) and the database with
+its tables and the simulator's publishers, then runs
+    index-exchange-to-db.py -R "Generic Revenue Report" "Generic Revenue Report for today only"
+as cron would, and prints its summary. Your own ~/.env-secrets and stores are not touched.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import cli
+import mysql_db
+import settings as settings_module
+from ixsimulator import IXSimulator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPORTS = ["Generic Revenue Report", "Generic Revenue Report for today only"]
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    parser.add_argument("--home", default=os.path.join(HERE, "sandbox-home"),
+                        help="sandbox home folder, made anew each time (default ./sandbox-home)")
+    parser.add_argument("--runs", type=int, default=1, help="run the main program this many times (default 1)")
+    parser.add_argument("--run-delay", type=float, default=2.0, help="simulator: seconds until a file is ready")
+    parser.add_argument("--publishers", type=int, default=4, help="simulator: publisher accounts (default 4)")
+    return parser
+
+
+def script(name, *args, env):
+    return subprocess.run([sys.executable, os.path.join(HERE, name), *args], env=env, cwd=HERE)
+
+
+def main(args):
+    if os.path.exists(args.home):
+        shutil.rmtree(args.home)
+    os.makedirs(args.home, mode=0o700)
+    with IXSimulator(seed=1, publishers=args.publishers, run_delay=args.run_delay) as sim:
+        env = dict(os.environ, HOME=args.home, INDEXEXCHANGEBASEURL=sim.base_url,
+                   INDEXEXCHANGEIDENTITYURL=sim.base_url, INDEXEXCHANGEUSERNAME=sim.world.username,
+                   INDEXEXCHANGEPASSWORD=sim.world.password, PROGSALESDBENGINE="sqlite",
+                   PROGSALESSQLITEPATH=os.path.join(args.home, "prog_stats.sqlite3"))
+        print(f"sandbox: simulator at {sim.base_url}, home {args.home}, SQLite database "
+              f"{env['PROGSALESSQLITEPATH']}", flush=True)
+        settings = settings_module.load_settings(environ=env)
+        db = mysql_db.connect(settings)
+        try:
+            mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
+            db.load_rows(mysql_db.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
+                         [[str(pid), sim.world.publisher_names[pid]] for pid in sim.world.publisher_ids])
+        finally:
+            db.close()
+        fetched = script("get-report-template.py", "1965885", "1965886", env=env)
+        if fetched.returncode:
+            return fetched.returncode
+        code = 0
+        for number in range(1, args.runs + 1):
+            print(f"\nsandbox: run {number}: index-exchange-to-db.py -R " + " ".join(f'"{r}"' for r in REPORTS),
+                  flush=True)
+            code = script("index-exchange-to-db.py", "-R", *REPORTS, env=env).returncode
+        db = mysql_db.connect(settings)
+        try:
+            rows = db.fetch_all("SELECT publisher_id, COUNT(*), SUM(impressions) FROM prog_ix_stats "
+                                "GROUP BY publisher_id ORDER BY publisher_id")
+        finally:
+            db.close()
+        print("\nsandbox: prog_ix_stats now holds (publisher_id, rows, impressions):")
+        for row in rows:
+            print(f"  {row[0]}  {row[1]}  {row[2]}")
+    return code
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())
