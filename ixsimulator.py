@@ -41,7 +41,7 @@ CAL_TOKEN_PATH = "/auth/realms/eventlog/protocol/openid-connect/token"
 FILE_TYPES = {"csv": "text/csv; charset=utf-8", "csv.gz": "application/gzip", "csv.zip": "application/zip"}
 TITLE_RULE = re.compile(r"^[A-Za-z0-9 _.\-]{1,255}$")
 CAL_MAPPINGS = ("buyers", "dsps", "partners", "campaigns", "deals", "sites")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "truncate", "corrupt")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "truncate", "corrupt", "expire")
 FIRST_TEMPLATE_SPEC_ID = 1965885
 FIRST_NEW_SPEC_ID = 2100001
 FIRST_RUN_ID = 5000001
@@ -107,7 +107,8 @@ class FaultPlan:
 
     kinds: "429" (with Retry-After `retry_after`, or none when it is None), "500".."504"
     (a non-JSON body), "drop" (connection closed with no answer), "truncate" (the body
-    cut short of its Content-Length), "corrupt" (a full answer whose bytes are altered).
+    cut short of its Content-Length), "corrupt" (a full answer whose bytes are altered),
+    "expire" (every access token expires just before the call: a token dying mid-run).
     Endpoint "*" matches any endpoint.
     """
 
@@ -408,6 +409,8 @@ class IXSimulator:
                                               {"Content-Type": "text/html"}), kind
             else:
                 kind = None
+            if kind == "expire":
+                self.expire_tokens()
             if kind == "drop":
                 return endpoint, None, kind
             response = getattr(self, "_" + endpoint)(params, query, headers, body)

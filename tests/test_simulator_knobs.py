@@ -180,3 +180,10 @@ def test_reset_stats(sim, client):
     client.call("GET", f"{REPORTING}/report-specs/info")
     sim.reset_stats()
     assert sim.stats()["calls"] == {}
+
+
+def test_expire_fault_kills_tokens_just_before_the_call(sim, client):
+    sim.faults.add("spec_list", "expire")
+    assert client.call("GET", f"{REPORTING}/report-specs/info").status_code == 401
+    client.login()
+    assert client.call("GET", f"{REPORTING}/report-specs/info").status_code == 200

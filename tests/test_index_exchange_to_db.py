@@ -1,0 +1,310 @@
+"""The main program end to end: the simulator over HTTP, MariaDB and SQLite."""
+
+import os
+import signal
+import time
+
+import pytest
+
+import mysql_db
+import reportid_db
+from errors import ConfigurationError
+from importenv import REPORTS, ImportEnv
+
+
+@pytest.fixture
+def ix(sim, database, tmp_path, http):
+    return ImportEnv(sim, database, tmp_path / "home", http)
+
+
+def expected_rows(ix, reports=REPORTS):
+    return len(ix.publishers) * len(reports) * ix.sim.config.report_rows_per_period
+
+
+# --- the happy path ---------------------------------------------------------------------
+
+def test_all_pairs_loaded_then_rerun_reuses_specs_and_overwrites_rows(ix, sim):
+    summary = ix.run()
+    assert summary.complete
+    assert (summary.pairs, summary.specs_created, summary.files_loaded) == (8, 8, 8)
+    assert summary.rows_loaded == summary.rows_inserted == expected_rows(ix)
+    assert ix.stats_rows() == expected_rows(ix)
+    assert ix.run_statuses() == {"loaded": 8}
+    publishers = {r[0] for r in ix.rows("SELECT DISTINCT publisher_id FROM prog_ix_stats")}
+    assert publishers == set(ix.publishers)
+
+    again = ix.run()
+    assert (again.specs_created, again.specs_updated, again.specs_reused) == (0, 0, 8)
+    assert again.rows_updated == expected_rows(ix) and again.rows_inserted == 0
+    assert ix.stats_rows() == expected_rows(ix), "a rerun overwrites, never adds"
+    assert sim.stats()["saves"] == 8, "unchanged specs are not saved again"
+
+
+def test_specs_have_the_standard_title_and_forced_settings(ix, sim):
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[1]])
+    record = reportid_db.ReportIdDB(ix.settings.settings_store()).get(ix.publishers[1], REPORTS[0])
+    body, active = sim.spec(record["reportID"])
+    assert active and body["accounts"] == [ix.publishers[1]]
+    assert body["fileType"] == "csv" and body["regionSetting"] == "standard"
+    assert body["reportTitle"].startswith("Generic Revenue Report taken from Prog API Temporary AutoUploaded "
+                                          "report by sandbox_example.com ")
+
+
+def test_changed_template_updates_the_spec(ix, sim):
+    ix.run(reports=REPORTS[:1])
+    template = ix.template(REPORTS[0])
+    template["dateRange"] = {"previous": {"days": 2}}
+    ix.write_template(REPORTS[0], template)
+    summary = ix.run(reports=REPORTS[:1])
+    assert (summary.specs_updated, summary.specs_created) == (4, 0)
+    record = reportid_db.ReportIdDB(ix.settings.settings_store()).get(ix.publishers[0], REPORTS[0])
+    body, _ = sim.spec(record["reportID"])
+    assert " UPDATED taken from Prog API" in body["reportTitle"]
+    assert body["dateRange"] == {"previous": {"days": 2}}
+    assert sim.stats()["saves"] == 8
+
+
+def test_keep_files_named_by_file_id(ix, tmp_path):
+    keep = tmp_path / "kept"
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]], keep_files=True, download_dir=str(keep))
+    files = os.listdir(keep)
+    file_id = ix.rows("SELECT file_id FROM prog_ix_report_runs")[0][0]
+    assert files == [f"{file_id}.csv"]
+    assert (keep / files[0]).read_text().splitlines()[0] == ",".join(ix.template(REPORTS[0])["querySpec"]["fields"])
+
+
+# --- checks before anything is sent ----------------------------------------------------
+
+def test_every_configuration_problem_in_one_error_and_nothing_sent(ix, sim):
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", """CREATE TABLE prog_ix_stats (
+        day datetime NOT NULL, publisher_id int NOT NULL, site_id int NOT NULL, impressions bigint,
+        PRIMARY KEY (day, publisher_id, site_id))"""])
+    with pytest.raises(ConfigurationError) as caught:
+        ix.run(reports=REPORTS + ["No Such Template", "Unmapped"], publisher_ids=[ix.publishers[0], 424242])
+    message = str(caught.value)
+    assert "'No Such Template': no template" in message
+    assert "'Unmapped': no entry in report_to_db_table_mapping.py" in message
+    assert "table prog_ix_stats has no column for site_name, domain, ad_spend, publisher_payment, ecpm" in message
+    assert "424242 not in prog_ix_publishers" in message
+    assert sim.stats()["calls"] == {}
+
+
+def test_missing_template_via_the_script_exits_2(ix, sim):
+    result = ix.script("No Such Report")
+    assert result.returncode == 2
+    assert "no template" in result.stderr and "No Such Report" in result.stderr
+    assert sim.stats()["calls"] == {}
+
+
+def test_missing_bookkeeping_table(ix, sim):
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_report_runs"])
+    with pytest.raises(ConfigurationError, match="prog_ix_report_runs does not exist .*report-create-db-tables"):
+        ix.run()
+
+
+# --- failures that leave work pending ---------------------------------------------------
+
+def test_value_that_does_not_fit_stays_pending_until_the_table_is_fixed(ix, sim):
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"]
+                                      .replace("site_name varchar(255)", "site_name varchar(8)")])
+    summary = ix.run(reports=REPORTS[:1])
+    assert not summary.complete
+    assert summary.files_pending == summary.files_failed > 0
+    assert summary.rows_rejected > 0
+    assert any("column site_name" in p and "does not fit" in p for p in summary.problems)
+    failed = summary.files_failed
+    assert ix.run_statuses().get("pending") == failed
+    loaded_before = ix.stats_rows()
+
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"]])
+    later = ix.run(reports=REPORTS[1:])
+    assert later.complete and later.files_from_earlier == failed
+    assert ix.run_statuses() == {"loaded": 4 + 4}
+    assert loaded_before >= 0 and ix.stats_rows() == expected_rows(ix, REPORTS)
+
+
+def test_a_run_that_never_becomes_ready_is_collected_by_the_next_run(ix, sim):
+    sim.configure(run_delay=100000)
+    first = ix.run(reports=REPORTS[:1], retries=0)
+    assert not first.complete and first.files_pending == 4 and first.files_loaded == 0
+    assert ix.run_statuses() == {"pending": 4}
+    sim.advance_clock(100000)
+    sim.configure(run_delay=0)
+    second = ix.run(reports=REPORTS[1:])
+    assert second.complete and second.files_from_earlier == 4 and second.files_loaded == 8
+    assert ix.run_statuses() == {"loaded": 8}
+    assert ix.stats_rows() == expected_rows(ix)
+    third = ix.run(reports=REPORTS[1:])
+    assert third.files_from_earlier == 0 and ix.stats_rows() == expected_rows(ix)
+
+
+def test_a_spec_deactivated_on_the_server_is_replaced(ix, sim):
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    db = reportid_db.ReportIdDB(ix.settings.settings_store())
+    old = db.get(ix.publishers[0], REPORTS[0])["reportID"]
+    sim.deactivate_spec(old)
+    summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    assert summary.complete and summary.specs_created == 1
+    new = db.get(ix.publishers[0], REPORTS[0])["reportID"]
+    assert new != old and sim.spec(new)[1]
+
+
+def test_a_spec_deactivated_between_list_and_run_is_replaced(ix, sim):
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    db = reportid_db.ReportIdDB(ix.settings.settings_store())
+    record = db.get(ix.publishers[0], REPORTS[0])
+    # Another copy recorded this spec after our list was taken (so it is trusted), and
+    # then it was deactivated: the run answers 404 and a new spec must be made.
+    db.put(dict(record, saved_at=time.time() + 3600))
+    sim.deactivate_spec(record["reportID"])
+    summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    assert summary.complete and summary.specs_created == 1 and summary.specs_reused == 1
+    assert db.get(ix.publishers[0], REPORTS[0])["reportID"] != record["reportID"]
+
+
+def test_token_expiring_mid_run(ix, sim):
+    sim.faults.add("run_create", "expire", count=1)
+    sim.faults.add("file_download", "expire", count=1)
+    summary = ix.run()
+    assert summary.complete and summary.files_loaded == 8
+    calls = sim.stats()["calls"]
+    assert calls["login"] == 1 and calls["refresh"] == 2
+
+
+def test_429_and_500_storms(ix, sim):
+    sim.faults.add("spec_create", "429", count=6, retry_after=0)
+    sim.faults.add("run_create", "503", count=6)
+    sim.faults.add("file_list", "500", count=6)
+    sim.faults.add("file_download", "drop", count=3)
+    sim.faults.add("file_download", "truncate", count=2)
+    summary = ix.run()
+    assert summary.complete and summary.files_loaded == 8
+    assert ix.stats_rows() == expected_rows(ix)
+    served = sim.stats()["faults_served"]
+    assert served == {"spec_create": 6, "run_create": 6, "file_list": 6, "file_download": 5}
+    assert sim.stats()["saves"] == 8
+
+
+def test_a_pair_that_cannot_be_run_is_queued_and_run_next_time(ix, sim):
+    sim.configure(max_saves_per_day=0)       # the day's 2,000 saves are used up
+    summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    assert summary.pairs_queued == 1 and not summary.complete
+    assert "2000" not in summary.problems[0] and "report spec saves" in summary.problems[0]
+    assert ix.rows("SELECT publisher_id, report_name, status FROM prog_ix_report_queue") == \
+        [(ix.publishers[0], REPORTS[0], "queued")]
+    sim.configure(max_saves_per_day=2000)
+    later = ix.run(reports=REPORTS[1:], publisher_ids=[ix.publishers[0]])
+    assert later.complete and later.files_loaded == 2
+    assert ix.rows("SELECT status FROM prog_ix_report_queue") == [("done",)]
+
+
+def test_bad_md5_is_fetched_again(ix, sim):
+    sim.faults.add("file_download", "corrupt", count=1)
+    summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    assert summary.complete
+    assert sim.stats()["calls"]["file_download"] == 2
+
+
+def test_md5_wrong_every_time_leaves_the_file_pending(ix, sim):
+    sim.faults.add("file_download", "corrupt", count=10)
+    summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    assert summary.files_failed == 1 and "md5" in summary.problems[0]
+    assert ix.run_statuses() == {"pending": 1} and ix.stats_rows() == 0
+
+
+# --- the script as cron runs it ---------------------------------------------------------
+
+def test_script_summary_and_exit_codes(ix, sim):
+    result = ix.script("-R", "-r", "1", *REPORTS)
+    assert result.returncode == 0, result.stderr
+    assert "publishers x reports: 4 x 2 = 8 pairs" in result.stdout
+    assert "8 loaded" in result.stdout and "time taken" in result.stdout
+    assert "pairs\r" not in result.stderr and "[#" not in result.stderr, "no progress bar when not a terminal"
+    sim.configure(run_delay=100000)
+    pending = ix.script("-R", "-r", "0", REPORTS[0])
+    assert pending.returncode == 1 and "4 pending" in pending.stdout
+
+
+def test_script_rejects_unknown_publisher_and_bad_options(ix, sim):
+    unknown = ix.script("-l", f"{ix.publishers[0]},777", REPORTS[0])
+    assert unknown.returncode == 2 and "777 not in prog_ix_publishers" in unknown.stderr
+    assert ix.script("-l", "x", REPORTS[0]).returncode == 2
+    assert ix.script("-d", "/tmp", REPORTS[0]).returncode == 2
+    assert ix.script("-P", "99", REPORTS[0]).returncode == 2
+    assert sim.stats()["calls"] == {}
+
+
+def test_check_option_sends_nothing(ix, sim):
+    result = ix.script("--check", *REPORTS)
+    assert result.returncode == 0 and "table prog_ix_stats has a column for each" in result.stdout
+    assert sim.stats()["calls"] == {}
+
+
+def test_two_copies_at_once(ix, sim):
+    sim.configure(run_delay=0.5, latency=0.02)
+    first = ix.script("-r", "3", *REPORTS, wait=False)
+    second = ix.script("-r", "3", *REPORTS, wait=False)
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert sim.stats()["saves"] == 8, "one spec per pair, however many copies run"
+    assert ix.run_statuses() == {"loaded": 16}
+    assert ix.stats_rows() == expected_rows(ix)
+    records = reportid_db.ReportIdDB(ix.settings.settings_store()).all()
+    assert len(records) == 8
+
+
+def test_help():
+    import subprocess
+    import sys
+    from conftest import ROOT
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "index-exchange-to-db.py"), "-h"],
+                            capture_output=True, text=True, env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]})
+    assert result.returncode == 0
+    for option in ("-R", "-n", "-d", "-l", "-D", "-r", "-P", "--check"):
+        assert option in result.stdout
+
+
+# --- a kill in the middle of a load ----------------------------------------------------
+
+def test_kill_in_the_middle_of_a_load_then_rerun(sim, mariadb_database, tmp_path, http):
+    ix = ImportEnv(sim, mariadb_database, tmp_path / "home", http)
+    template = ix.template(REPORTS[0])
+    template["querySpec"]["fields"] = ["day", "site_id", "site_name", "domain", "impressions", "ad_spend",
+                                       "publisher_payment", "ecpm", "size", "country", "device_type"]
+    template["dateRange"] = {"from": "2026-01-01", "to": "2026-06-01"}
+    ix.write_template(REPORTS[0], template)
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"].replace(
+        "ecpm decimal(24,8) NOT NULL DEFAULT 0,", "ecpm decimal(24,8) NOT NULL DEFAULT 0, "
+        "size varchar(16) NOT NULL DEFAULT '', country varchar(2) NOT NULL DEFAULT '', "
+        "device_type varchar(32) NOT NULL DEFAULT '',").replace(
+        "PRIMARY KEY (day, publisher_id, site_id)", "PRIMARY KEY (day, publisher_id, site_id, size, country, device_type)")])
+    sim.configure(report_rows_per_period=600)     # 151 days x 600 rows = 90,600 rows
+    total = 151 * 600
+    admin = mariadb_database.admin
+
+    def rows_inserted():
+        # Counts rows written by open transactions too: the load's progress, seen from outside.
+        return sum(int(value) for name, value in admin.fetch_all("SHOW GLOBAL STATUS LIKE 'Handler_write'"))
+
+    before = rows_inserted()
+    process = ix.script("-l", str(ix.publishers[0]), REPORTS[0], wait=False)
+    deadline = time.monotonic() + 60
+    while True:
+        if rows_inserted() - before > 10000:
+            break
+        assert process.poll() is None, "the load finished before it could be killed: " + process.stderr.read()
+        assert time.monotonic() < deadline, "no load in progress seen"
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert ix.stats_rows() == 0, "an interrupted load leaves nothing behind"
+    assert ix.run_statuses() == {"pending": 1}
+
+    summary = ix.run(reports=REPORTS[1:], publisher_ids=[ix.publishers[0]])
+    assert summary.complete and summary.files_from_earlier == 1
+    count_first = ix.rows(f"SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0]
+    assert count_first == total, "nothing lost"
+    assert ix.run_statuses() == {"loaded": 2}
+    again = ix.run(reports=REPORTS[1:], publisher_ids=[ix.publishers[0]])
+    assert again.files_from_earlier == 0
+    assert ix.rows(f"SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0] == total, "nothing doubled"
