@@ -7,12 +7,14 @@ Each is stored as JSON in ~/INDEX-TEMPLATES, in a file named by the report's tit
 its number with -n). That file name is the report name the main program takes.
 """
 
+import sys
+
 import cli
 import readwrite
 import reportmanagementAPI
 import settings as settings_module
 from authenticationSupport import reporting_session
-from errors import ApiError, ConfigurationError
+from errors import BadRequestError, ConfigurationError, NotFoundError, PermissionDeniedError
 from httpclient import HttpClient
 
 
@@ -34,8 +36,8 @@ def main(args):
         for report_id in args.report_ids:
             try:
                 spec = reportmanagementAPI.get_spec(session, report_id)
-            except ApiError as err:
-                print(f"{report_id}: {err}")
+            except (NotFoundError, PermissionDeniedError, BadRequestError) as err:
+                print(f"{report_id}: {err}", file=sys.stderr)
                 failed += 1
                 continue
             name = str(report_id) if args.by_number else spec.get("reportTitle") or str(report_id)
