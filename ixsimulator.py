@@ -46,8 +46,10 @@ FIRST_TEMPLATE_SPEC_ID = 1965885
 FIRST_NEW_SPEC_ID = 2100001
 FIRST_RUN_ID = 5000001
 # A CAL file id encodes (hour, publisher, slot); slot 0 is the impression file and 1..3
-# the parts of the bid file. 100 ids per hour, so publishers are capped at 24.
-CAL_IDS_PER_HOUR = 100
+# the parts of the bid file. 1,000 ids per hour keep ids of this century under 2**31
+# (the download log's int column) with room for 249 publishers.
+CAL_IDS_PER_HOUR = 1000
+MAX_PUBLISHERS = 100
 CAL_MAX_BID_PARTS = 3
 
 ENDPOINTS = (
@@ -183,8 +185,6 @@ class IXSimulator:
     def __init__(self, seed=1, publishers=4, username="sandbox@example.com",
                  password="sandbox-password", start_time=None, host="127.0.0.1", port=0, **config):
         self.world = ixsimdata.World(seed=seed, publishers=publishers, username=username, password=password)
-        if len(self.world.publisher_ids) * 4 > CAL_IDS_PER_HOUR - 4:
-            raise ValueError("the simulator supports at most 24 publishers")
         self._lock = threading.RLock()
         self.config = SimConfig()
         self.configure(**config)

@@ -205,3 +205,17 @@ def test_unknown_engine_is_a_configuration_error(tmp_path):
     from errors import ConfigurationError
     with pytest.raises(ConfigurationError, match="PROGSALESDBENGINE"):
         mysql_db.connect(settings.load_settings(environ={"PROGSALESDBENGINE": "oracle", "HOME": str(tmp_path)}))
+
+
+AWKWARD = ["back\\slash", "it's", 'say "hi"', "nul\x00byte", "ctrl\x1az", "unit\x1fsep", "100% %s %(x)s",
+           "line\nbreak\r\n", "emoji 🎉 och åäö", "'; DROP TABLE prog_ix_stats; --", "\\'", ""]
+
+
+def test_awkward_text_round_trips_exactly(database):
+    database.create("CREATE TABLE texts (k int NOT NULL, v varchar(100) NOT NULL, PRIMARY KEY (k))")
+    rows = [[str(i), value] for i, value in enumerate(AWKWARD)]
+    database.db.load_rows("texts", ["k", "v"], rows)
+    stored = dict(database.rows("SELECT k, v FROM texts"))
+    assert [stored[i] for i in range(len(AWKWARD))] == AWKWARD
+    again = database.db.load_rows("texts", ["k", "v"], rows)
+    assert (again.inserted, again.updated) == (0, len(AWKWARD))

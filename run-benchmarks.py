@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Benchmarks of the main program (not tests: they print figures, they assert nothing).
+
+1. End to end, 20 publishers x 2 reports, 100 ms of API latency, 2 s run delay, against
+   the critical path (one pair alone, same settings). Target: within 1.5x.
+2. End to end, 50 publishers x 3 reports, against the bound that Index Exchange's limit
+   of 50 runs in progress sets (ceil(pairs / 50) rounds of the critical path). Target: 1.5x.
+3. Loading a one-million-row report file into MariaDB: rows per second against LOAD DATA
+   LOCAL INFILE of the same file into the same table (target: at least half), and the
+   loader's peak memory (target: under 150 MB whatever the file's size).
+
+Every ratio is measured within one run of this script, since these machines vary by
+about 25% between runs. Needs root (or an installed MariaDB) for part 3.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import cli
+import mysql_db
+import readwrite
+import settings as settings_module
+from indexExchangeToDBSupport import DEFAULT_WORKERS, ImportOptions, ImportRun
+from ixsimulator import IXSimulator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "tests"))
+
+REPORT_NAMES = ["Generic Revenue Report", "Generic Revenue Report for today only", "Generic Revenue Report Last 7 days"]
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the load benchmark's file")
+    return parser
+
+
+# --- end to end ---------------------------------------------------------------------------
+
+def end_to_end(publishers, reports, workers, latency=0.1, run_delay=2.0):
+    """Seconds for one run of the main program's work over publishers x reports."""
+    with tempfile.TemporaryDirectory() as home, \
+            IXSimulator(seed=1, publishers=publishers, latency=latency, run_delay=run_delay) as sim:
+        env = {"HOME": home, "INDEXEXCHANGEBASEURL": sim.base_url, "INDEXEXCHANGEUSERNAME": sim.world.username,
+               "INDEXEXCHANGEPASSWORD": sim.world.password, "PROGSALESDBENGINE": "sqlite"}
+        settings = settings_module.load_settings(environ=env)
+        db = mysql_db.connect(settings)
+        mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
+        db.load_rows(mysql_db.PUBLISHERS_TABLE, ["publisher_id"], [[str(p)] for p in sim.world.publisher_ids])
+        db.close()
+        for offset, name in enumerate(REPORT_NAMES[:reports]):
+            readwrite.write_template(settings, sim.spec(1965885 + offset)[0], name)
+        options = ImportOptions(report_names=REPORT_NAMES[:reports], retries=6, workers=workers)
+        started = time.monotonic()
+        summary = ImportRun(settings, options).run()
+        elapsed = time.monotonic() - started
+        if not summary.complete or summary.files_loaded != publishers * reports:
+            raise RuntimeError(f"benchmark run incomplete:\n{summary.text()}")
+        return elapsed, sim.stats()["peak_runs_in_progress"]
+
+
+def print_end_to_end():
+    critical, _ = end_to_end(1, 1, 1)
+    print(f"critical path (1 publisher x 1 report): {critical:.2f} s")
+    for publishers, reports, workers, label in [
+            (20, 2, 40, "20 x 2, -P 40"), (20, 2, DEFAULT_WORKERS, f"20 x 2, default -P {DEFAULT_WORKERS}")]:
+        elapsed, peak = end_to_end(publishers, reports, workers)
+        print(f"end to end {label}: {elapsed:.2f} s, {elapsed / critical:.2f}x the critical path "
+              f"(target 1.5x; peak runs in progress {peak})")
+    pairs = 50 * 3
+    bound = math.ceil(pairs / 50) * critical
+    elapsed, peak = end_to_end(50, 3, 50)
+    print(f"end to end 50 x 3, -P 50: {elapsed:.2f} s; bound from the 50-runs limit "
+          f"{math.ceil(pairs / 50)} x {critical:.2f} = {bound:.2f} s; {elapsed / bound:.2f}x (target 1.5x; "
+          f"peak runs in progress {peak})")
+
+
+# --- loading ------------------------------------------------------------------------------
+
+LOAD_FIELDS = ["day", "site_id", "site_name", "domain", "size", "country", "device_type", "impressions",
+               "ad_spend", "publisher_payment", "ecpm"]
+LOAD_TABLE = """CREATE TABLE {name} (
+  day datetime NOT NULL, publisher_id int NOT NULL, site_id int NOT NULL,
+  site_name varchar(255) NOT NULL DEFAULT '', domain varchar(255) NOT NULL DEFAULT '',
+  size varchar(16) NOT NULL DEFAULT '', country varchar(2) NOT NULL DEFAULT '',
+  device_type varchar(32) NOT NULL DEFAULT '', impressions bigint NOT NULL DEFAULT 0,
+  ad_spend decimal(24,8) NOT NULL DEFAULT 0, publisher_payment decimal(24,8) NOT NULL DEFAULT 0,
+  ecpm decimal(24,8) NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, publisher_id, site_id, size, country, device_type))"""
+
+
+def make_report_file(path, rows):
+    """A report CSV of `rows` rows, made by the simulator's own generator."""
+    import ixsimdata
+    world = ixsimdata.World(seed=1)
+    per_day = 5 * 6 * 7 * 4   # sites x sizes x countries x device types
+    days = math.ceil(rows / per_day)
+    import datetime as dt
+    start = dt.date(2024, 1, 1)
+    spec = {"accounts": [world.publisher_ids[0]], "querySpec": {"fields": LOAD_FIELDS},
+            "dateRange": {"from": start.isoformat(), "to": (start + dt.timedelta(days=days)).isoformat()}}
+    import csv
+    written = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(LOAD_FIELDS)
+        for row in ixsimdata.report_rows(world, spec, start + dt.timedelta(days=days), per_day):
+            writer.writerow(row)
+            written += 1
+            if written == rows:
+                break
+    return written
+
+
+LOADER = """
+import resource, sys, time
+sys.path.insert(0, {here!r})
+import mysql_db, reportdownloadWrapper
+db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats")
+started = time.monotonic()
+result = reportdownloadWrapper.load_report_file(db, {path!r}, "bench_upsert", 180280)
+elapsed = time.monotonic() - started
+print(result.rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, type(db._conn).__name__)
+"""
+
+
+def print_load(rows):
+    from mariadb_server import MariaDBServer
+    with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:
+        path = os.path.join(folder, "report.csv")
+        written = make_report_file(path, rows)
+        size = os.path.getsize(path)
+        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
+                                       server.database)
+        admin.execute_script([LOAD_TABLE.format(name="bench_upsert"), LOAD_TABLE.format(name="bench_loaddata")])
+        admin.close()
+        print(f"report file: {written} rows, {size / 1e6:.0f} MB")
+
+        def loader():
+            # In its own process, so that its peak memory is the loader's alone.
+            code = LOADER.format(here=HERE, port=server.port, user=server.import_user,
+                                 password=server.import_password, path=path)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            loaded, seconds, peak_kb, connection = out.stdout.split()
+            return int(loaded), float(seconds), int(peak_kb) / 1024, connection
+
+        def load_data():
+            conn = server.connect_admin(allow_local_infile=True)
+            cursor = conn.cursor()
+            started = time.monotonic()
+            cursor.execute(
+                f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE bench_loaddata CHARACTER SET utf8mb4 "
+                f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' IGNORE 1 LINES "
+                f"({', '.join(LOAD_FIELDS)}) SET publisher_id = 180280")
+            conn.commit()
+            elapsed = time.monotonic() - started
+            conn.close()
+            return elapsed
+
+        loaded, ours, peak_mb, connection = loader()
+        reference = load_data()
+        again, ours_update, peak_update, _ = loader()
+        print(f"suite loader ({connection}): {loaded} rows in {ours:.1f} s = {loaded / ours:,.0f} rows/s "
+              f"(all new); rerun {again / ours_update:,.0f} rows/s (all updates)")
+        print(f"LOAD DATA LOCAL INFILE: {written} rows in {reference:.1f} s = {written / reference:,.0f} rows/s")
+        print(f"ratio suite / LOAD DATA: {(loaded / ours) / (written / reference):.2f} (target at least 0.5)")
+        print(f"loader peak memory (max RSS): {peak_mb:.0f} MB, rerun {peak_update:.0f} MB (target under 150 MB)")
+
+
+def main(args):
+    if not args.skip_end_to_end:
+        print_end_to_end()
+    if not args.skip_load:
+        print_load(args.rows)
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())
