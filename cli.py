@@ -19,11 +19,14 @@ def make_parser(description, epilog=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-D", "--debug", action="store_true",
                         help="debug logging (voluminous), and tracebacks on errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is done, not only problems")
     return parser
 
 
-def setup_logging(debug):
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+def setup_logging(debug, verbose=False):
+    # Quiet unless something is wrong: cron mails whatever a job prints.
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%Y-%m-%dT%H:%M:%S%z", stream=sys.stderr, force=True)
     # urllib3 at DEBUG prints every URL, query strings included; keep it at INFO.
@@ -33,7 +36,7 @@ def setup_logging(debug):
 def run(main, parser, argv=None):
     """Parse arguments, call main(args) and exit with its code; errors become one line."""
     args = parser.parse_args(argv)
-    setup_logging(args.debug)
+    setup_logging(args.debug, args.verbose)
     prog = parser.prog
     try:
         code = main(args)

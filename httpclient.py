@@ -139,7 +139,7 @@ class HttpClient:
     """Shared by all threads of a program (one connection pool)."""
 
     def __init__(self, timeout=60.0, max_wait=300.0, backoff_factor=1.0, backoff_max=60.0, jitter=1.0,
-                 total_retries=10, pool_size=32):
+                 total_retries=10, pool_size=64):
         self.timeout = timeout
         self.max_wait = max_wait
         self.backoff_factor, self.backoff_max, self.jitter = backoff_factor, backoff_max, jitter

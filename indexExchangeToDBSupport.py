@@ -65,6 +65,7 @@ class Summary:
     files_from_earlier: int = 0       # of those, left pending by an earlier run
     files_pending: int = 0            # not ready in time, or load failed: collected next time
     files_failed: int = 0             # of the pending, those whose download or load failed
+    files_expired: int = 0            # gone from Index Exchange before they were collected
     rows_loaded: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
@@ -87,7 +88,7 @@ class Summary:
 
     @property
     def complete(self):
-        return not (self.files_pending or self.pairs_queued)
+        return not (self.files_pending or self.pairs_queued or self.files_expired)
 
     def text(self):
         lines = [
@@ -96,7 +97,7 @@ class Summary:
             f"  report specs: {self.specs_created} created, {self.specs_updated} updated, "
             f"{self.specs_reused} reused, {self.pairs_queued} could not be run (queued for next time)",
             f"  files: {self.files_loaded} loaded ({self.files_from_earlier} left by earlier runs), "
-            f"{self.files_pending} pending ({self.files_failed} of them failed)",
+            f"{self.files_pending} pending ({self.files_failed} of them failed), {self.files_expired} expired",
             f"  rows: {self.rows_loaded} loaded ({self.rows_inserted} inserted, {self.rows_updated} updated), "
             f"{self.rows_rejected} rejected",
             f"  time taken: {self.seconds:.1f} s",
@@ -188,6 +189,7 @@ class ImportRun:
         options = self.options
         if not options.report_names:
             raise ConfigurationError("name at least one report")
+        options.report_names = list(dict.fromkeys(options.report_names))   # each once, in order
         if not 1 <= options.workers <= MAX_WORKERS:
             raise ConfigurationError(f"-P must be 1..{MAX_WORKERS}, got {options.workers}")
         if options.retries < 0:
@@ -217,7 +219,8 @@ class ImportRun:
             self.summary.pairs = len(publishers) * len(options.report_names)
             self.reportids = reportid_db.ReportIdDB(self.settings.settings_store())
             own_http = self.http is None
-            self.http = self.http or HttpClient.from_settings(self.settings)
+            # A connection for each worker, or the pool discards and reopens them.
+            self.http = self.http or HttpClient.from_settings(self.settings, pool_size=options.workers + 4)
             try:
                 self.session = reporting_session(self.http, self.settings)
                 self._work(pending, pairs)
@@ -317,6 +320,7 @@ class ImportRun:
             if item is None:
                 if expired:
                     mysql_db.mark_report_run_problem(db, file_id, "expired on Index Exchange", status="expired")
+                    self.summary.add(files_expired=1)
                     self.summary.problem(f"{where}: expired on Index Exchange before it could be collected")
                     return False
                 mysql_db.mark_report_run_problem(db, file_id, f"not ready after {max_wait} s")

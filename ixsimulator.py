@@ -899,6 +899,9 @@ class IXSimulator:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when dozens of clients
+    # connect at once, which the real service does not do.
+    request_queue_size = 256
 
     def handle_error(self, request, client_address):
         # A client that gave up (timed out, hung up) is ordinary in tests of retries.
