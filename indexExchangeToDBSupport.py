@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -109,8 +110,9 @@ class Summary:
 class ConnectionPerThread:
     """A database connection for each worker thread (connections are not thread-safe)."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, local_infile_dir=None):
         self._settings = settings
+        self._local_infile_dir = local_infile_dir
         self._local = threading.local()
         self._all = []
         self._lock = threading.Lock()
@@ -118,7 +120,7 @@ class ConnectionPerThread:
     def get(self):
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = mysql_db.connect(self._settings)
+            db = self._local.db = mysql_db.connect(self._settings, local_infile_dir=self._local_infile_dir)
             with self._lock:
                 self._all.append(db)
         return db
@@ -197,8 +199,12 @@ class ImportRun:
         self.username = self.settings.require("INDEXEXCHANGEUSERNAME")
         self.settings.require("INDEXEXCHANGEPASSWORD")
         if options.keep_files:
-            self.keep_dir = readwrite.ensure_folder(options.download_dir or self.settings.data_download_store())
-        self.connections = ConnectionPerThread(self.settings)
+            self.download_dir = readwrite.ensure_folder(
+                os.path.realpath(options.download_dir or self.settings.data_download_store()))
+        else:
+            self.download_dir = tempfile.mkdtemp(prefix="ix-reports-")
+        # Files are bulk-loaded from the download folder, and from nowhere else.
+        self.connections = ConnectionPerThread(self.settings, local_infile_dir=self.download_dir)
         try:
             db = self.connections.get()
             publishers, self.templates, self.tables = check_configuration(
@@ -229,6 +235,8 @@ class ImportRun:
                     self.http.close()
         finally:
             self.connections.close()
+            if not options.keep_files:
+                shutil.rmtree(self.download_dir, ignore_errors=True)
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
@@ -350,16 +358,12 @@ class ImportRun:
                     pass
         self.summary.add(files_loaded=1, rows_loaded=result.rows, rows_inserted=result.inserted,
                          rows_updated=result.updated)
-        log.info("%s: %d rows into %s (%d new, %d updated)%s", where, result.rows, table, result.inserted,
-                 result.updated, " (left by an earlier run)" if earlier else "")
+        log.info("%s: %d rows into %s (%d new, %d updated, %s)%s", where, result.rows, table, result.inserted,
+                 result.updated, result.method, " (left by an earlier run)" if earlier else "")
         return True
 
     def _download_path(self, file_id):
-        if self.options.keep_files:
-            return os.path.join(self.keep_dir, f"{file_id}.csv")
-        fd, path = tempfile.mkstemp(prefix=f"ix-report-{file_id}-", suffix=".csv")
-        os.close(fd)
-        return path
+        return os.path.join(self.download_dir, f"{file_id}.csv")
 
 
 class ProgressBar:

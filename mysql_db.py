@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
+import os
 import re
 import sqlite3
 
@@ -83,6 +84,7 @@ class LoadResult:
     rows: int = 0
     inserted: int = 0         # rows whose key was new
     updated: int = 0          # rows whose key existed (their values overwritten)
+    method: str = "upsert"    # "upsert", or "bulk" when LOAD DATA took the whole file
 
     def __iadd__(self, other):
         self.rows += other.rows
@@ -253,10 +255,7 @@ class Database:
             problem = value_problem(column, value)
             if problem:
                 raise ValueDoesNotFitError(table, column.name, 1, value, problem)
-        lowered = [n.lower() for n in names]
-        key_positions = [lowered.index(k.name.lower()) for k in key_columns if k.name.lower() in lowered]
-        if len(key_positions) != len(key_columns):
-            key_positions = []   # the key is not fully given: every row is a new one
+        key_positions = _key_positions(names, key_columns)
         result = LoadResult()
         row_number = 0
         iterator = iter(rows)
@@ -311,6 +310,23 @@ class Database:
             present += int(self._fetch(sql, params)[0][0])
         return present
 
+    def any_key_present(self, table, header, rows, constants=None):
+        """Whether any of `rows` (a few, in `header` order) has a key the table holds."""
+        constants = dict(constants or {})
+        names = list(header) + list(constants)
+        key_columns = [c for c in self.table_columns(table) if c.primary_key]
+        positions = _key_positions(names, key_columns)
+        if not positions or not rows:
+            return False
+        suffix = tuple(str(v) for v in constants.values())
+        batch = [tuple(row) + suffix for row in rows if len(row) == len(header)]
+        return self._count_existing(table, key_columns, positions, batch) > 0
+
+    def bulk_load_csv(self, table, path, header, constants=None):
+        """Load a whole plain CSV file at the server's own speed when that is safe;
+        None when this engine or server cannot, or when the file needs the upsert path."""
+        return None
+
     def fetch_all(self, sql, params=()):
         return self._fetch(sql, params)
 
@@ -326,22 +342,36 @@ class Database:
         self._commit()
 
 
+def _key_positions(names, key_columns):
+    """Where each primary-key column stands among `names`; [] when the key is not all there
+    (then every row is a new one)."""
+    lowered = [n.lower() for n in names]
+    positions = [lowered.index(k.name.lower()) for k in key_columns if k.name.lower() in lowered]
+    return positions if len(positions) == len(key_columns) else []
+
+
 # --- MySQL / MariaDB ----------------------------------------------------------------------
 
 class MySQLDatabase(Database):
     engine = "mysql"
 
-    def __init__(self, host, port, user, password, database, connect_timeout=10):
+    def __init__(self, host, port, user, password, database, connect_timeout=10, local_infile_dir=None):
         super().__init__()
         import mysql.connector  # imported here so that SQLite users need no MySQL library
         self._errors = mysql.connector.errors
         self.database = database
+        # LOAD DATA LOCAL only from this one folder: a server can otherwise ask the client
+        # for any file it likes.
+        self._local_infile_dir = os.path.realpath(local_infile_dir) if local_infile_dir else None
+        local = {"allow_local_infile": False}
+        if self._local_infile_dir:
+            local["allow_local_infile_in_path"] = self._local_infile_dir
         try:
             self._conn = mysql.connector.connect(
                 host=host, port=int(port), user=user, password=password, database=database,
                 charset="utf8mb4", collation="utf8mb4_general_ci", autocommit=False,
                 time_zone="+00:00", sql_mode=STRICT_SQL_MODE, connection_timeout=connect_timeout,
-                use_pure=False)
+                use_pure=False, **local)
         except mysql.connector.Error as err:
             raise DatabaseConnectionError(
                 f"cannot connect to MySQL as {user}@{host}:{port}, database {database}: {err.msg}") from None
@@ -424,6 +454,54 @@ class MySQLDatabase(Database):
             self._conn.cmd_query(statement)
         except self._errors.Error as err:
             raise self._explain(err, batch, first_row_number, table, columns) from None
+
+    def bulk_load_csv(self, table, path, header, constants=None):
+        """LOAD DATA LOCAL INFILE of the whole file, kept only if the server had nothing to
+        say: any warning (a key already there, a value that does not fit, a short row)
+        rolls it back to a savepoint and the caller takes the upsert path, which names
+        the row and column at fault. Rounding of extra decimal places is not a warning."""
+        if not self._local_infile_dir or not self._transaction_depth:
+            return None
+        path = os.path.realpath(path)
+        if os.path.dirname(path) != self._local_infile_dir and \
+                not path.startswith(self._local_infile_dir + os.sep):
+            return None
+        constants = dict(constants or {})
+        columns = self._checked_columns(table, list(header) + list(constants))
+        names = ", ".join(self._quote(c.name) for c in columns[:len(header)])
+        assignments = ", ".join(f"{self._quote(c.name)} = {_literal(v)}"
+                                for c, v in zip(columns[len(header):], constants.values()))
+        with open(path, "rb") as f:
+            first_line = f.readline()
+        ending = "\\r\\n" if first_line.endswith(b"\r\n") else "\\n"
+        sql = (f"LOAD DATA LOCAL INFILE {_literal(path)} INTO TABLE {self._quote(table)} CHARACTER SET utf8mb4 "
+               f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+               f"LINES TERMINATED BY '{ending}' IGNORE 1 LINES ({names})"
+               + (f" SET {assignments}" if assignments else ""))
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute("SAVEPOINT ix_bulk_load")
+            cursor.execute("SET SESSION sql_notes = 0")
+            try:
+                cursor.execute(sql)
+                loaded, warnings = cursor.rowcount, cursor.warning_count
+            except self._errors.Error as err:
+                # LOAD DATA LOCAL switched off on the server, or the file refused: upsert.
+                log.info("bulk load of %s not possible (%s); upserting instead", table, err.msg)
+                self._local_infile_dir = None
+                cursor.execute("ROLLBACK TO SAVEPOINT ix_bulk_load")
+                return None
+            finally:
+                cursor.execute("SET SESSION sql_notes = 1")
+            if warnings:
+                log.debug("bulk load of %s had %d warnings; upserting instead", table, warnings)
+                cursor.execute("ROLLBACK TO SAVEPOINT ix_bulk_load")
+                return None
+            cursor.execute("RELEASE SAVEPOINT ix_bulk_load")
+            log.debug("bulk loaded %d rows into %s", loaded, table)
+            return LoadResult(rows=loaded, inserted=loaded, updated=0, method="bulk")
+        finally:
+            cursor.close()
 
     def _count_keys_present(self, table, key_columns, keys):
         quoted = ", ".join(self._quote(k.name) for k in key_columns)
@@ -721,10 +799,12 @@ def mark_pair_done(db, publisher_id, report_name, status="done"):
 
 # --- choosing an engine -------------------------------------------------------------------
 
-def connect(settings, user=None, password=None):
+def connect(settings, user=None, password=None, local_infile_dir=None):
     """A Database from settings: MySQL by default, SQLite when PROGSALESDBENGINE=sqlite.
 
     `user`/`password` override the importing user's, for the table-creating steps.
+    `local_infile_dir` lets MySQL bulk-load files of that folder (unless
+    PROGSALESMYSQLLOCALINFILE=off).
     """
     engine = settings.get("PROGSALESDBENGINE")
     if engine == "sqlite":
@@ -735,4 +815,5 @@ def connect(settings, user=None, password=None):
         host=settings.get("PROGSALESMYSQLHOSTNAME"), port=settings.integer("PROGSALESMYSQLPORT"),
         user=user or settings.require("PROGSALESMYSQLUSERNAME"),
         password=password if password is not None else settings.require("PROGSALESMYSQLPASSWORD"),
-        database=settings.get("PROGSALESMYSQLDATABASE"))
+        database=settings.get("PROGSALESMYSQLDATABASE"),
+        local_infile_dir=local_infile_dir if settings.get("PROGSALESMYSQLLOCALINFILE") != "off" else None)

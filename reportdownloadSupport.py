@@ -73,15 +73,25 @@ def _md5(path):
     return digest.hexdigest()
 
 
+def packing(path):
+    """"gzip", "zip" or "csv": what a report file is, by its first bytes."""
+    with open(path, "rb") as raw:
+        magic = raw.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return "gzip"
+    if magic == b"PK\x03\x04":
+        return "zip"
+    return "csv"
+
+
 @contextlib.contextmanager
 def open_report_rows(path):
     """(header, rows) of a report file, plain CSV, gzip or zip; rows are read lazily."""
-    with open(path, "rb") as raw:
-        magic = raw.read(4)
+    kind = packing(path)
     with contextlib.ExitStack() as stack:
-        if magic[:2] == b"\x1f\x8b":
+        if kind == "gzip":
             binary = stack.enter_context(gzip.open(path, "rb"))
-        elif magic == b"PK\x03\x04":
+        elif kind == "zip":
             archive = stack.enter_context(zipfile.ZipFile(path))
             names = [n for n in archive.namelist() if not n.endswith("/")]
             if len(names) != 1:

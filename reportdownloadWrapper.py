@@ -1,6 +1,8 @@
 """Report files into tables: stream a downloaded file into the mapped table with the
 publisher_id added, and record it loaded in the same transaction."""
 
+import itertools
+
 import mysql_db
 import reportdownloadSupport
 from errors import SuiteError
@@ -14,18 +16,32 @@ class PublisherColumnInFileError(SuiteError):
     pass
 
 
+# Rows looked at to guess whether a file is new data (bulk load) or a rerun (upsert).
+SAMPLE_ROWS = 1000
+
+
 def load_report_file(db, path, table, publisher_id, file_id=None):
     """Upsert a report file's rows into `table`; returns mysql_db.LoadResult.
 
-    With `file_id`, the file's pending entry in prog_ix_report_runs turns `loaded` in the
-    same transaction, so a file is loaded once however often it is collected.
+    A plain CSV whose first rows are all new is first offered to the database's bulk
+    load, which keeps it only if every row went in cleanly; otherwise the rows are
+    upserted. With `file_id`, the file's pending entry in prog_ix_report_runs turns
+    `loaded` in the same transaction, so a file is loaded once however often it is
+    collected.
     """
+    constants = {"publisher_id": publisher_id}
     with reportdownloadSupport.open_report_rows(path) as (header, rows):
         if any(h.lower() == "publisher_id" for h in header):
             raise PublisherColumnInFileError(f"{path}: the file has a publisher_id column of its own; "
                                              f"the suite adds publisher_id itself")
+        sample = list(itertools.islice(rows, SAMPLE_ROWS))
         with db.transaction():
-            result = db.load_rows(table, header, rows, constants={"publisher_id": publisher_id})
+            result = None
+            if sample and reportdownloadSupport.packing(path) == "csv" and \
+                    not db.any_key_present(table, header, sample, constants):
+                result = db.bulk_load_csv(table, path, header, constants)
+            if result is None:
+                result = db.load_rows(table, header, itertools.chain(sample, rows), constants=constants)
             if file_id is not None and not mysql_db.mark_report_run_loaded(db, file_id, result):
                 raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
     return result

@@ -52,6 +52,8 @@ SETTINGS = [
     Setting("PROGSALESMYSQLHOSTNAME", "localhost", False, "MySQL host"),
     Setting("PROGSALESMYSQLPORT", "3306", False, "MySQL port"),
     Setting("PROGSALESMYSQLDATABASE", "prog_stats", False, "MySQL database"),
+    Setting("PROGSALESMYSQLLOCALINFILE", "auto", False,
+            "auto: load new report files with LOAD DATA LOCAL INFILE when the server allows; off: never"),
     Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False,
             "SQLite database file, when PROGSALESDBENGINE=sqlite"),
 ]
