@@ -9,6 +9,7 @@ AuthorizedSession sends a request with the current token and, after a 401, renew
 the token and tries exactly once more.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -143,3 +144,14 @@ def reporting_session(http, settings):
     tokens = ReportingTokens(http, base_url, settings.require("INDEXEXCHANGEUSERNAME"),
                              settings.require("INDEXEXCHANGEPASSWORD"))
     return AuthorizedSession(http, base_url, tokens)
+
+
+@contextlib.contextmanager
+def open_reporting_session(settings):
+    """An AuthorizedSession on the reporting API for a script, its HTTP client closed after."""
+    from httpclient import HttpClient
+    http = HttpClient.from_settings(settings)
+    try:
+        yield reporting_session(http, settings)
+    finally:
+        http.close()

@@ -8,7 +8,7 @@ import argparse
 import logging
 import sys
 
-from errors import SuiteError
+from errors import ConfigurationError, SuiteError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,3 +55,14 @@ def run(main, parser, argv=None):
               file=sys.stderr)
         code = EXIT_FAILED
     sys.exit(code or EXIT_OK)
+
+
+def id_list(text, option):
+    """Integers from "1,2,3" given to `option`; a ConfigurationError naming it otherwise."""
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigurationError(f"{option} takes ids separated by commas, got {text!r}") from None
+    if not ids:
+        raise ConfigurationError(f"{option} needs at least one id")
+    return ids

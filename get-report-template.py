@@ -13,9 +13,8 @@ import cli
 import readwrite
 import reportmanagementAPI
 import settings as settings_module
-from authenticationSupport import reporting_session
+from authenticationSupport import open_reporting_session
 from errors import BadRequestError, ConfigurationError, NotFoundError, PermissionDeniedError
-from httpclient import HttpClient
 
 
 def build_parser():
@@ -29,10 +28,8 @@ def build_parser():
 def main(args):
     settings = settings_module.load_settings()
     store = settings.templates_store()
-    http = HttpClient.from_settings(settings)
-    session = reporting_session(http, settings)
     failed = 0
-    try:
+    with open_reporting_session(settings) as session:
         for report_id in args.report_ids:
             try:
                 spec = reportmanagementAPI.get_spec(session, report_id)
@@ -46,8 +43,6 @@ def main(args):
                 raise ConfigurationError(f"{path} exists already; use -f to overwrite it")
             readwrite.write_template(settings, spec, name)
             print(f"{report_id}: saved as {path}")
-    finally:
-        http.close()
     return cli.EXIT_FAILED if failed else cli.EXIT_OK
 
 

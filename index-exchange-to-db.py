@@ -24,16 +24,6 @@ from indexExchangeToDBSupport import (DEFAULT_WORKERS, MAX_WORKERS, SECONDS_PER_
                                       ProgressBar, check_configuration)
 
 
-def publisher_list(text):
-    try:
-        ids = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ConfigurationError(f"-l takes publisher ids separated by commas, got {text!r}") from None
-    if not ids:
-        raise ConfigurationError("-l needs at least one publisher id")
-    return ids
-
-
 def build_parser():
     parser = cli.make_parser(__doc__)
     parser.add_argument("reports", nargs="+", metavar="REPORT", help="report names (template file names)")
@@ -56,7 +46,7 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    publisher_ids = publisher_list(args.publishers) if args.publishers else None
+    publisher_ids = cli.id_list(args.publishers, "-l") if args.publishers else None
     if args.directory and not args.keep_files:
         raise ConfigurationError("-d goes with -n (it says where -n keeps the files)")
     if args.check:

@@ -43,3 +43,12 @@ def atomic_write(path, data, mode=0o600):
         except FileNotFoundError:
             pass
         raise
+
+
+def format_table(headers, rows):
+    """Rows as aligned text columns under a header line."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Check that each named report's template fits the table report_to_db_table_mapping.py
+maps it to: a column for every field and for publisher_id, of a fitting type, and a
+primary key under which a rerun overwrites rather than adds. With --create-table, print
+a CREATE TABLE that fits the template instead. Sends nothing to Index Exchange.
+
+Exit 0 when every report fits, 1 when something does not, 2 when a template or mapping
+entry is missing.
+"""
+
+import cli
+import mysql_db
+import readwrite
+import reportSchemaSupport
+import settings as settings_module
+from errors import ConfigurationError
+from report_to_db_table_mapping import table_for_report
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    parser.add_argument("reports", nargs="+", metavar="REPORT")
+    parser.add_argument("--create-table", action="store_true", help="print a CREATE TABLE fitting each template")
+    return parser
+
+
+def main(args):
+    settings = settings_module.load_settings()
+    reports = {}
+    for name in args.reports:
+        table = table_for_report(name)
+        if table is None:
+            raise ConfigurationError(f"report {name!r}: no entry in report_to_db_table_mapping.py")
+        reports[name] = (table, readwrite.read_template(settings, name)["querySpec"]["fields"])
+    if args.create_table:
+        for name, (table, fields) in reports.items():
+            print(f"-- {name}\n{reportSchemaSupport.create_table_sql(table, fields)};\n")
+        return cli.EXIT_OK
+    db = mysql_db.connect(settings)
+    unfit = 0
+    try:
+        for name, (table, fields) in reports.items():
+            problems = reportSchemaSupport.check_report(db, table, fields)
+            if problems:
+                unfit += 1
+                print(f"{name} -> {table}: {len(problems)} problem(s)")
+                for problem in problems:
+                    print(f"  {problem}")
+            else:
+                print(f"{name} -> {table}: fits ({len(fields)} fields)")
+    finally:
+        db.close()
+    return cli.EXIT_FAILED if unfit else cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())

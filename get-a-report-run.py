@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Download the results of report runs into the data download store (or -d), one file per
+fileID named <fileID>.csv, with a publisher_id column added (the file itself does not say
+which publisher it was run for: give it with -p; 0 when absent).
+
+Files Index Exchange does not hold (unknown, not ready, expired) or of another status
+than -s asks are reported and skipped. Exit 0 when every file came, 1 otherwise.
+"""
+
+import csv
+import os
+import sys
+import tempfile
+
+import cli
+import readwrite
+import reportdownloadAPI
+import reportdownloadSupport
+import settings as settings_module
+from authenticationSupport import open_reporting_session
+from errors import SuiteError
+from utility import atomic_write
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    parser.add_argument("file_ids", nargs="+", type=int, metavar="FILEID")
+    parser.add_argument("-p", "--publisher", type=int, default=0, help="publisher_id to add (default 0)")
+    parser.add_argument("-s", "--status", choices=["new", "downloaded"], help="only files of this status")
+    parser.add_argument("-d", "--directory", help="write here instead of the data download store")
+    return parser
+
+
+def with_publisher_id(source, target, publisher_id):
+    """Copy a report file (any packing) as plain CSV with publisher_id as last column."""
+    with reportdownloadSupport.open_report_rows(source) as (header, rows):
+        with open(target, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header + ["publisher_id"])
+            count = 0
+            for row in rows:
+                writer.writerow(row + [str(publisher_id)])
+                count += 1
+    return count
+
+
+def main(args):
+    settings = settings_module.load_settings()
+    folder = readwrite.ensure_folder(args.directory or settings.data_download_store())
+    missing = 0
+    with open_reporting_session(settings) as session:
+        items = {item["fileID"]: item for item in reportdownloadAPI.list_files(session, file_ids=args.file_ids)}
+        for file_id in dict.fromkeys(args.file_ids):
+            item = items.get(file_id)
+            if item is None:
+                print(f"{file_id}: not available from Index Exchange (unknown, not ready or expired); skipped",
+                      file=sys.stderr)
+                missing += 1
+                continue
+            if args.status and item.get("downloadStatus") != args.status:
+                print(f"{file_id}: status {item.get('downloadStatus')}, not {args.status}; skipped", file=sys.stderr)
+                missing += 1
+                continue
+            with tempfile.TemporaryDirectory() as scratch:
+                raw = os.path.join(scratch, "raw")
+                try:
+                    reportdownloadSupport.download_verified(session, item, raw)
+                    converted = os.path.join(scratch, "converted.csv")
+                    rows = with_publisher_id(raw, converted, args.publisher)
+                except SuiteError as err:
+                    print(f"{file_id}: {err}", file=sys.stderr)
+                    missing += 1
+                    continue
+                target = os.path.join(folder, f"{file_id}.csv")
+                with open(converted, "rb") as f:
+                    atomic_write(target, f.read(), mode=0o644)
+            print(f"{file_id}: {rows} rows to {target}")
+    return cli.EXIT_FAILED if missing else cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())
