@@ -107,29 +107,6 @@ class Summary:
         return "\n".join(lines)
 
 
-class ConnectionPerThread:
-    """A database connection for each worker thread (connections are not thread-safe)."""
-
-    def __init__(self, settings, local_infile_dir=None):
-        self._settings = settings
-        self._local_infile_dir = local_infile_dir
-        self._local = threading.local()
-        self._all = []
-        self._lock = threading.Lock()
-
-    def get(self):
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = mysql_db.connect(self._settings, local_infile_dir=self._local_infile_dir)
-            with self._lock:
-                self._all.append(db)
-        return db
-
-    def close(self):
-        for db in self._all:
-            db.close()
-
-
 # --- checks before any call ---------------------------------------------------------------
 
 def check_configuration(settings, db, report_names, publisher_filter=None):
@@ -204,7 +181,7 @@ class ImportRun:
         else:
             self.download_dir = tempfile.mkdtemp(prefix="ix-reports-")
         # Files are bulk-loaded from the download folder, and from nowhere else.
-        self.connections = ConnectionPerThread(self.settings, local_infile_dir=self.download_dir)
+        self.connections = mysql_db.ConnectionPerThread(self.settings, local_infile_dir=self.download_dir)
         try:
             db = self.connections.get()
             publishers, self.templates, self.tables = check_configuration(

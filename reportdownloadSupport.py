@@ -9,6 +9,7 @@ import io
 import logging
 import time
 import zipfile
+import zlib
 
 import reportdownloadAPI
 from errors import ApiError, SuiteError
@@ -47,22 +48,26 @@ def wait_for_file(session, file_id, max_wait, sleep=time.sleep, clock=time.monot
         delay = min(delay * POLL_GROWTH, MAX_POLL_WAIT)
 
 
-def download_verified(session, item, path, attempts=2):
-    """Download a listed file to `path`; check its md5 against the list's hash (a
-    mismatch is fetched again once, then an error). Returns the size."""
-    file_id = item["fileID"]
-    expected = item.get("hash")
+def fetch_verified(fetch, path, expected_md5, what, attempts=2):
+    """Run fetch(fileobj) into `path` until the bytes match `expected_md5` (when given);
+    a mismatch is fetched again, then DownloadIntegrityError. Returns the size."""
     for attempt in range(1, attempts + 1):
         with open(path, "wb") as target:
-            size = reportdownloadAPI.download_file(session, file_id, target)
-        if not expected:
+            size = fetch(target)
+        if not expected_md5:
             return size
         digest = _md5(path)
-        if digest == expected.lower():
+        if digest == expected_md5.lower():
             return size
-        log.warning("file %s: md5 %s, Index Exchange lists %s (attempt %d)", file_id, digest, expected, attempt)
-    raise DownloadIntegrityError(f"file {file_id}: downloaded bytes do not match the listed md5 "
-                                 f"after {attempts} attempts")
+        log.warning("%s: md5 %s, Index Exchange lists %s (attempt %d)", what, digest, expected_md5, attempt)
+    raise DownloadIntegrityError(f"{what}: downloaded bytes do not match the listed md5 after {attempts} attempts")
+
+
+def download_verified(session, item, path, attempts=2):
+    """Download a listed report file to `path`, checked against the list's md5."""
+    file_id = item["fileID"]
+    return fetch_verified(lambda target: reportdownloadAPI.download_file(session, file_id, target), path,
+                          item.get("hash"), f"file {file_id}", attempts)
 
 
 def _md5(path):
@@ -105,7 +110,7 @@ def open_report_rows(path):
             header = next(reader)
         except StopIteration:
             raise ReportFileError(f"{path}: empty file, not even a header") from None
-        except (UnicodeDecodeError, csv.Error, OSError, EOFError, zipfile.BadZipFile) as err:
+        except (UnicodeDecodeError, csv.Error, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise ReportFileError(f"{path}: cannot read the header: {err}") from None
         yield [h.strip() for h in header], _guarded(reader, path)
 
@@ -114,8 +119,8 @@ def _guarded(reader, path):
     """Rows, with decoding and CSV errors named by file and line."""
     try:
         yield from reader
-    except (UnicodeDecodeError, csv.Error, OSError, EOFError) as err:
-        raise ReportFileError(f"{path}, line {reader.line_num}: {err}") from None
+    except (UnicodeDecodeError, csv.Error, OSError, EOFError, zlib.error) as err:
+        raise ReportFileError(f"{path}, line {reader.line_num}: {err or type(err).__name__}") from None
 
 
 def count_data_rows(path):

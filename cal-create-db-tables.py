@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Create the CAL tables that do not exist yet, and fill prog_ix_api_to_db_table_mapping.
+Flags choose groups (none: all): --auth (prog_ix_apikeys), --api (the api-to-table
+mapping), --mapping (buyers, dsps, partners, sites, campaigns, creatives, deals, exchange
+rates), --log (impression and bid logs, download log).
+
+Run it as a MySQL user that may create tables (-u; the password is prompted for).
+"""
+
+import getpass
+import sys
+
+import cli
+import mysql_db
+import settings as settings_module
+
+GROUPS = ("auth", "api", "mapping", "log")
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    for group in GROUPS:
+        parser.add_argument(f"--{group}", action="store_true", help=f"the {group} tables")
+    parser.add_argument("-u", "--user", help="MySQL user that may create tables (default: the configured user)")
+    parser.add_argument("--grant-to", metavar="USER", help="also grant SELECT, INSERT, UPDATE on them to USER@'%%'")
+    return parser
+
+
+def main(args):
+    chosen = [g for g in GROUPS if getattr(args, g)] or list(GROUPS)
+    settings = settings_module.load_settings()
+    password = None
+    if args.user and settings.get("PROGSALESDBENGINE") == "mysql":
+        password = getpass.getpass(f"MySQL password for {args.user}: ") if sys.stdin.isatty() \
+            else sys.stdin.readline().rstrip("\r\n")
+    tables = {name: ddl for name, (group, ddl) in mysql_db.CAL_TABLES.items() if group in chosen}
+    db = mysql_db.connect(settings, user=args.user, password=password)
+    try:
+        created = mysql_db.create_tables(db, tables)
+        if "api" in chosen:
+            mysql_db.fill_api_table_mapping(db)
+        if args.grant_to and db.engine == "mysql":
+            mysql_db.grant_import_rights(db, args.grant_to, list(tables))
+    finally:
+        db.close()
+    existing = [t for t in tables if t not in created]
+    print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())

@@ -1,0 +1,171 @@
+"""CAL files and mappings as the suite loads them: which files to fetch, fetched and
+checked, and rows shaped for their tables (publisher_id added, non-integers in integer
+columns as -9999, columns the table lacks kept in `other`)."""
+
+import dataclasses
+import logging
+import re
+import urllib.parse
+
+import calAPI
+import mysql_db
+import reportdownloadSupport
+
+log = logging.getLogger("cal")
+
+SENTINEL = "-9999"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+FILE_KEYS = ("downloadURL", "md5sum")
+
+
+@dataclasses.dataclass
+class CalFile:
+    file_id: int
+    publisher_id: int
+    origin: str          # impressions_log or bid_log
+    hour: str            # YYYY-MM-DD HH:00:00, UTC
+    url: str
+    md5: str
+    status: str
+
+
+def file_id_of(url):
+    """A CAL file's id: the last path segment of its downloadURL."""
+    last = urllib.parse.urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return int(last) if last.isdigit() else None
+
+
+def _hour(text):
+    match = re.match(r"(\d{4}-\d{2}-\d{2})T(\d{2}):", text or "")
+    return f"{match.group(1)} {match.group(2)}:00:00" if match else None
+
+
+def files_of(entries, origin, publisher_id):
+    """The files of a listing, bid parts as files of their own; unusable entries are
+    logged and left out."""
+    files = []
+    for entry in entries:
+        hour = _hour(entry.get("hour"))
+        for part in entry.get("parts") or [entry]:
+            url = part.get("downloadURL") if isinstance(part, dict) else None
+            file_id = file_id_of(url) if isinstance(url, str) else None
+            if hour is None or file_id is None:
+                log.warning("publisher %s: %s entry without a usable hour or downloadURL: %s", publisher_id,
+                            origin, str(part)[:200])
+                continue
+            files.append(CalFile(file_id, publisher_id, origin, hour, url, part.get("md5sum") or "",
+                                 part.get("downloadStatus") or "new"))
+    return files
+
+
+def needs_loading(cal_file, loaded):
+    """Not loaded yet, marked updated since, or changed (another md5) since it was loaded."""
+    if cal_file.file_id not in loaded:
+        return True
+    return cal_file.status == "updated" or (cal_file.md5 and loaded[cal_file.file_id] != cal_file.md5)
+
+
+def fetch(session, cal_file, path):
+    return reportdownloadSupport.fetch_verified(
+        lambda target: calAPI.download_file(session, cal_file.url, target), path, cal_file.md5,
+        f"CAL file {cal_file.file_id}")
+
+
+@dataclasses.dataclass
+class Shaped:
+    header: list
+    extra_columns: list
+    sentinels: int = 0
+
+
+def shaped_rows(header, rows, columns, shaped):
+    """Rows for the table: its own columns as they are (non-integers in integer columns
+    as -9999, counted in `shaped.sentinels`), the rest as name=value pairs in `other`."""
+    by_name = {c.name.lower(): c for c in columns}
+    has_other = "other" in by_name
+    keep = [i for i, h in enumerate(header) if h.lower() in by_name and h.lower() not in ("publisher_id", "other")]
+    rest = [i for i in range(len(header)) if i not in keep]
+    integer_positions = [n for n, i in enumerate(keep) if by_name[header[i].lower()].data_type in INTEGER_TYPES]
+    shaped.header = [header[i] for i in keep] + (["other"] if has_other else [])
+    shaped.extra_columns = [header[i] for i in rest if header[i].lower() != "publisher_id"]
+    if shaped.extra_columns and not has_other:
+        log.warning("table has no `other` column: %s dropped", ", ".join(shaped.extra_columns))
+    extra_names = [header[i] for i in rest]
+    width = len(header)
+    for row in rows:
+        if len(row) != width:
+            yield row        # the loader reports the row number and the field count
+            continue
+        out = [row[i] for i in keep]
+        for n in integer_positions:
+            if not _INTEGER.fullmatch(out[n]):
+                out[n] = SENTINEL
+                shaped.sentinels += 1
+        if has_other:
+            pairs = [(name, row[i]) for name, i in zip(extra_names, rest) if name.lower() != "publisher_id"]
+            out.append(urllib.parse.urlencode(pairs) if pairs else None)
+        yield out
+
+
+def load_file(db, path, table, cal_file):
+    """Upsert a downloaded CAL file into `table` and record it in the download log, in one
+    transaction. Returns (LoadResult, Shaped)."""
+    columns = db.table_columns(table)
+    shaped = Shaped([], [])
+    with reportdownloadSupport.open_report_rows(path) as (header, rows):
+        stream = shaped_rows(header, rows, columns, shaped)
+        first = next(stream, None)   # fills shaped.header
+        with db.transaction():
+            result = db.load_rows(table, shaped.header, _chain(first, stream),
+                                  constants={"publisher_id": cal_file.publisher_id})
+            mysql_db.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
+                                     cal_file.origin, cal_file.md5, result.rows)
+    return result, shaped
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+        yield from rest
+
+
+# --- mappings -----------------------------------------------------------------------------
+
+MAPPING_COLUMNS = {
+    "buyers": ["dsp_id", "trading_desk_id", "buyer_name"],
+    "dsps": ["dsp_id", "dsp_name"],
+    "partners": ["partner_id", "partner_name"],
+    "sites": ["site_id", "site_name"],
+    "deals": ["deal_id", "internal_deal_id", "deal_name", "dsp_id", "deal_type", "auction_type", "rate",
+              "section_id", "status", "start_date", "end_date", "priority"],
+    "campaigns": ["brand_id", "brand_name", "campaign_id", "campaign_name", "creative_id"],
+    "exchange_rates": ["base", "currency", "date", "rate"],
+}
+
+
+def _text(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list):
+        # A deal's section_id list is stored comma-joined.
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def mapping_rows(name, items):
+    """(rows for the mapping's table, rows for prog_ix_creatives) from an API mapping."""
+    creatives = []
+    rows = []
+    for item in items:
+        if name == "campaigns":
+            listed = item.get("creatives") or [{"creative_id": 0, "creative_name": ""}]
+            for creative in listed:
+                rows.append([_text(item.get(c)) for c in MAPPING_COLUMNS[name][:4]] + [_text(creative.get("creative_id"))])
+                if creative.get("creative_id"):
+                    creatives.append([_text(creative.get("creative_id")), _text(creative.get("creative_name")) or ""])
+        else:
+            rows.append([_text(item.get(c)) for c in MAPPING_COLUMNS[name]])
+    return rows, creatives

@@ -1,0 +1,211 @@
+"""One run of cal-downloads.py: for each publisher's API key, mappings and event-log files
+into their tables. Publishers are handled in parallel by a bounded pool; one publisher's
+bad key or failing file is reported and the others go on."""
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import calAPI
+import calSupport
+import mysql_db
+from authenticationSupport import AuthorizedSession, CalTokens
+from errors import ConfigurationError, SuiteError
+from httpclient import HttpClient
+from utility import mask_secret
+
+log = logging.getLogger("cal-downloads")
+
+PER_PUBLISHER_MAPPINGS = ("campaigns", "deals", "sites")
+SHARED_MAPPINGS = ("buyers", "dsps", "partners")
+DEFAULT_WORKERS = 4
+
+
+@dataclasses.dataclass
+class CalOptions:
+    mappings: bool = True
+    impressions: bool = False
+    bids: bool = False
+    workers: int = DEFAULT_WORKERS
+    publisher_ids: list = None
+
+
+@dataclasses.dataclass
+class CalSummary:
+    publishers: int = 0
+    publishers_failed: int = 0
+    mapping_rows: int = 0
+    files_loaded: int = 0
+    files_skipped: int = 0        # loaded before and unchanged
+    files_failed: int = 0
+    mappings_failed: int = 0
+    rows_loaded: int = 0
+    sentinels: int = 0            # non-integers stored as -9999
+    seconds: float = 0.0
+    extra_columns: set = dataclasses.field(default_factory=set)
+    problems: list = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+
+    def add(self, **counts):
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def problem(self, text):
+        with self._lock:
+            self.problems.append(text)
+        log.warning("%s", text)
+
+    @property
+    def complete(self):
+        return not (self.publishers_failed or self.files_failed or self.mappings_failed)
+
+    def text(self):
+        lines = [
+            "CAL summary",
+            f"  publishers: {self.publishers} ({self.publishers_failed} failed)",
+            f"  mapping rows loaded: {self.mapping_rows}",
+            f"  log files: {self.files_loaded} loaded, {self.files_skipped} already loaded, {self.files_failed} failed",
+            f"  log rows: {self.rows_loaded} loaded; {self.sentinels} non-integer values stored as -9999",
+            f"  columns kept in `other`: {', '.join(sorted(self.extra_columns)) or 'none'}",
+            f"  time taken: {self.seconds:.1f} s",
+        ]
+        return "\n".join(lines + [f"  problem: {p}" for p in self.problems])
+
+
+class CalRun:
+    def __init__(self, settings, options, http=None):
+        self.settings, self.options, self.http = settings, options, http
+        self.summary = CalSummary()
+
+    def _check(self, db):
+        needed = [mysql_db.APIKEYS_TABLE]
+        if self.options.impressions or self.options.bids:
+            needed += [mysql_db.API_TABLE_MAPPING_TABLE, mysql_db.CAL_DOWNLOAD_LOG_TABLE]
+        missing = [t for t in needed if not db.table_exists(t)]
+        tables = mysql_db.api_tables(db) if db.table_exists(mysql_db.API_TABLE_MAPPING_TABLE) else {}
+        tables = {**{api: table for api, (table, _) in mysql_db.CAL_API_TABLES.items()}, **tables}
+        wanted = []
+        if self.options.mappings:
+            wanted += list(PER_PUBLISHER_MAPPINGS + SHARED_MAPPINGS) + ["creatives", "exchange_rates"]
+        if self.options.impressions:
+            wanted.append("impressions_log")
+        if self.options.bids:
+            wanted.append("bid_log")
+        missing += [tables[api] for api in wanted if not db.table_exists(tables[api])]
+        if missing:
+            raise ConfigurationError(f"missing table {', '.join(dict.fromkeys(missing))} "
+                                     f"(create them with cal-create-db-tables.py)")
+        return tables
+
+    def run(self):
+        started = time.monotonic()
+        if not 1 <= self.options.workers <= 32:
+            raise ConfigurationError(f"-P must be 1..32, got {self.options.workers}")
+        base_url = self.settings.url("INDEXEXCHANGEBASEURL")
+        identity_url = self.settings.url("INDEXEXCHANGEIDENTITYURL")
+        self.folder = tempfile.mkdtemp(prefix="ix-cal-")
+        self.connections = mysql_db.ConnectionPerThread(self.settings)
+        own_http = self.http is None
+        try:
+            db = self.connections.get()
+            self.tables = self._check(db)
+            keys = mysql_db.api_keys(db)
+            if self.options.publisher_ids:
+                unknown = set(self.options.publisher_ids) - {p for p, _ in keys}
+                if unknown:
+                    raise ConfigurationError(f"-p: no API key for publisher {', '.join(map(str, sorted(unknown)))} "
+                                             f"in {mysql_db.APIKEYS_TABLE}")
+                keys = [(p, k) for p, k in keys if p in self.options.publisher_ids]
+            if not keys:
+                raise ConfigurationError(f"no API keys in {mysql_db.APIKEYS_TABLE} (add them with add-api-key.py)")
+            self.summary.publishers = len(keys)
+            self.http = self.http or HttpClient.from_settings(self.settings, pool_size=self.options.workers + 4)
+            sessions = [(p, AuthorizedSession(self.http, base_url, CalTokens(
+                self.http, identity_url, key, label=f"publisher {p} (key {mask_secret(key, keep=4)})")))
+                for p, key in keys]
+            if self.options.mappings:
+                self._shared_mappings(sessions)
+            with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="cal") as pool:
+                for future in [pool.submit(self._publisher, p, s) for p, s in sessions]:
+                    future.result()
+        finally:
+            self.connections.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if own_http and self.http is not None:
+                self.http.close()
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _load_mapping(self, db, name, items, publisher_id=None):
+        rows, creatives = calSupport.mapping_rows(name, items)
+        constants = {"publisher_id": publisher_id} if publisher_id is not None else None
+        with db.transaction():
+            result = db.load_rows(self.tables[name], calSupport.MAPPING_COLUMNS[name], rows, constants=constants)
+            if creatives:
+                db.load_rows(self.tables["creatives"], ["creative_id", "creative_name"], creatives)
+        self.summary.add(mapping_rows=result.rows)
+
+    def _shared_mappings(self, sessions):
+        """Buyers, dsps, partners and exchange rates: the same for everyone, fetched once,
+        with the first key that works."""
+        db = self.connections.get()
+        for publisher_id, session in sessions:
+            try:
+                for name in SHARED_MAPPINGS:
+                    self._load_mapping(db, name, calAPI.get_mapping(session, name))
+                self._load_mapping(db, "exchange_rates", calAPI.get_exchange_rates(session))
+                return
+            except SuiteError as err:
+                log.warning("shared mappings with publisher %s's key: %s", publisher_id, err)
+        self.summary.add(mappings_failed=1)
+        self.summary.problem("shared mappings (buyers, dsps, partners, exchange rates): no key could fetch them")
+
+    def _publisher(self, publisher_id, session):
+        db = self.connections.get()
+        try:
+            if self.options.mappings:
+                for name in PER_PUBLISHER_MAPPINGS:
+                    self._load_mapping(db, name, calAPI.get_mapping(session, name), publisher_id)
+            files = []
+            if self.options.impressions:
+                files += calSupport.files_of(calAPI.list_impression_files(session), "impressions_log", publisher_id)
+            if self.options.bids:
+                files += calSupport.files_of(calAPI.list_bid_files(session), "bid_log", publisher_id)
+        except SuiteError as err:
+            self.summary.add(publishers_failed=1)
+            self.summary.problem(f"publisher {publisher_id}: {err}")
+            return
+        loaded = mysql_db.cal_loaded_files(db, publisher_id) if files else {}
+        for cal_file in files:
+            if calSupport.needs_loading(cal_file, loaded):
+                self._file(db, session, cal_file)
+            else:
+                self.summary.add(files_skipped=1)
+
+    def _file(self, db, session, cal_file):
+        where = f"publisher {cal_file.publisher_id}, {cal_file.origin} file {cal_file.file_id} ({cal_file.hour})"
+        path = os.path.join(self.folder, f"{cal_file.publisher_id}-{cal_file.file_id}.csv.gz")
+        try:
+            calSupport.fetch(session, cal_file, path)
+            table = self.tables["impressions_log" if cal_file.origin == "impressions_log" else "bid_log"]
+            result, shaped = calSupport.load_file(db, path, table, cal_file)
+        except SuiteError as err:
+            self.summary.add(files_failed=1)
+            self.summary.problem(f"{where}: {err}")
+            return
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+        with self.summary._lock:
+            self.summary.extra_columns.update(shaped.extra_columns)
+        self.summary.add(files_loaded=1, rows_loaded=result.rows, sentinels=shaped.sentinels)
+        log.info("%s: %d rows (%d new, %d updated), %d values as -9999", where, result.rows, result.inserted,
+                 result.updated, shaped.sentinels)

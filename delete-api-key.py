@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Delete publishers' CAL API keys from prog_ix_apikeys:
+    delete-api-key.py [-u ADMINUSER] PUBLISHERID...
+Deleting needs DELETE, which the importing user does not have: give a MySQL user that
+may with -u (its password is prompted for). With no ids, list the table, keys masked."""
+
+import getpass
+import sys
+
+import cli
+import mysql_db
+import settings as settings_module
+from utility import format_table, mask_secret
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    parser.add_argument("publisher_ids", nargs="*", type=int, metavar="PUBLISHERID")
+    parser.add_argument("-u", "--user", help="MySQL user that may delete (default: the configured user)")
+    return parser
+
+
+def main(args):
+    settings = settings_module.load_settings()
+    password = None
+    if args.user and args.publisher_ids and settings.get("PROGSALESDBENGINE") == "mysql":
+        password = getpass.getpass(f"MySQL password for {args.user}: ") if sys.stdin.isatty() \
+            else sys.stdin.readline().rstrip("\r\n")
+    db = mysql_db.connect(settings, user=args.user if args.publisher_ids else None, password=password)
+    try:
+        if not args.publisher_ids:
+            rows = mysql_db.all_api_keys(db)
+            print(format_table(["publisher_id", "api_key"], [(p, mask_secret(k, keep=4)) for p, k in rows]))
+            print(f"{len(rows)} keys")
+            return cli.EXIT_OK
+        known = {p for p, _ in mysql_db.all_api_keys(db)}
+        deleted = mysql_db.delete_api_keys(db, args.publisher_ids)
+    finally:
+        db.close()
+    for publisher in args.publisher_ids:
+        print(f"publisher {publisher}: {'key deleted' if publisher in known else 'had no key'}")
+    return cli.EXIT_OK if deleted == len(known & set(args.publisher_ids)) else cli.EXIT_FAILED
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())
