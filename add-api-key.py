@@ -3,6 +3,8 @@
     add-api-key.py PUBLISHERID KEY [PUBLISHERID KEY]...
 With no arguments, list the table with the keys masked. Keys are never printed in full."""
 
+import sys
+
 import cli
 import mysql_db
 import settings as settings_module
@@ -46,4 +48,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -8,6 +8,8 @@ Exit 0 when every report fits, 1 when something does not, 2 when a template or m
 entry is missing.
 """
 
+import sys
+
 import cli
 import mysql_db
 import readwrite
@@ -54,4 +56,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

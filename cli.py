@@ -34,7 +34,8 @@ def setup_logging(debug, verbose=False):
 
 
 def run(main, parser, argv=None):
-    """Parse arguments, call main(args) and exit with its code; errors become one line."""
+    """Parse arguments and call main(args); return the exit code for the script to exit
+    with. Errors become one line on stderr."""
     args = parser.parse_args(argv)
     setup_logging(args.debug, args.verbose)
     prog = parser.prog
@@ -54,7 +55,7 @@ def run(main, parser, argv=None):
         print(f"{prog}: unexpected {type(err).__name__}: {err} (run with -D for the traceback)",
               file=sys.stderr)
         code = EXIT_FAILED
-    sys.exit(code or EXIT_OK)
+    return code or EXIT_OK
 
 
 def id_list(text, option):

@@ -39,4 +39,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -3,6 +3,7 @@
 knows (with the publisher and report name it keeps them for), as a table or (-j) JSON."""
 
 import json
+import sys
 
 import cli
 import reportid_db
@@ -44,4 +45,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -2,6 +2,7 @@
 """List the report files Index Exchange holds for downloading, as a table or (-j) JSON."""
 
 import json
+import sys
 
 import cli
 import reportdownloadAPI
@@ -38,4 +39,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -3,6 +3,7 @@
 json-to-ix-reportid-db.py loads back."""
 
 import json
+import sys
 
 import cli
 import reportid_db
@@ -22,4 +23,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -4,6 +4,7 @@ Index Exchange account. Prints the settings that point the suite at it."""
 
 import signal
 import threading
+import sys
 
 import cli
 from errors import ConfigurationError
@@ -64,4 +65,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -4,6 +4,7 @@ ix-reportid-db-to-json.py writes it. A file that is not valid JSON or not of tha
 is refused with the reason, and the database stays as it was."""
 
 import json
+import sys
 
 import cli
 import reportid_db
@@ -33,4 +34,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))

@@ -8,6 +8,8 @@
 3. Loading a one-million-row report file into MariaDB: rows per second against LOAD DATA
    LOCAL INFILE of the same file into the same table (target: at least half), and the
    loader's peak memory (target: under 150 MB whatever the file's size).
+4. Loading a one-million-row CAL impression file: rows per second and peak memory, next
+   to LOAD DATA LOCAL INFILE of the same rows into the same table.
 
 Every ratio is measured within one run of this script, since these machines vary by
 about 25% between runs. Needs root (or an installed MariaDB) for part 3.
@@ -15,6 +17,7 @@ about 25% between runs. Needs root (or an installed MariaDB) for part 3.
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,7 @@ def build_parser():
     parser = cli.make_parser(__doc__)
     parser.add_argument("--skip-end-to-end", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-cal", action="store_true")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the load benchmark's file")
     return parser
 
@@ -180,13 +184,72 @@ def print_load(rows):
               f"{peak_plain:.0f} MB upsert only (target under 150 MB)")
 
 
+CAL_LOADER = """
+import resource, sys, time
+sys.path.insert(0, {here!r})
+import calSupport, mysql_db
+db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats")
+started = time.monotonic()
+cal_file = calSupport.CalFile(1, 180280, "impressions_log", "2026-06-01 00:00:00", "http://x/1", "", "new")
+result, shaped = calSupport.load_file(db, {path!r}, "prog_ix_impression_log", cal_file)
+print(result.rows, time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, shaped.sentinels)
+"""
+
+
+def print_cal_load(rows):
+    """A one-million-row impression log file: the suite's loader against LOAD DATA."""
+    import csv
+    import datetime as dt
+    import gzip
+    import ixsimdata
+    from mariadb_server import MariaDBServer
+    world = ixsimdata.World(seed=1)
+    with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:
+        plain, packed = os.path.join(folder, "log.csv"), os.path.join(folder, "log.csv.gz")
+        with open(plain, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(ixsimdata.CAL_IMPRESSION_COLUMNS)
+            writer.writerows(ixsimdata.cal_rows(world, world.publisher_ids[0], "impression",
+                                                dt.datetime(2026, 6, 1), 1, 0, rows, 0))
+        with open(plain, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
+            shutil.copyfileobj(source, target)
+        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
+                                       server.database)
+        ddl = mysql_db.CAL_TABLES["prog_ix_impression_log"][1]
+        admin.execute_script([ddl, ddl.replace("prog_ix_impression_log", "bench_cal_loaddata"),
+                              mysql_db.CAL_TABLES[mysql_db.CAL_DOWNLOAD_LOG_TABLE][1]])
+        admin.close()
+        print(f"CAL file: {rows} rows, {os.path.getsize(plain) / 1e6:.0f} MB ({os.path.getsize(packed) / 1e6:.0f} MB gzip)")
+        code = CAL_LOADER.format(here=HERE, port=server.port, user=server.import_user,
+                                 password=server.import_password, path=packed)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        loaded, seconds, peak_kb, sentinels = out.stdout.split()
+        conn = server.connect_admin(allow_local_infile=True)
+        cursor = conn.cursor()
+        started = time.monotonic()
+        cursor.execute(
+            f"LOAD DATA LOCAL INFILE '{plain}' INTO TABLE bench_cal_loaddata CHARACTER SET utf8mb4 "
+            f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' "
+            f"IGNORE 1 LINES ({', '.join(ixsimdata.CAL_IMPRESSION_COLUMNS)}) SET publisher_id = 180280")
+        conn.commit()
+        reference = time.monotonic() - started
+        conn.close()
+        rate, reference_rate = int(loaded) / float(seconds), rows / reference
+        print(f"LOAD DATA LOCAL INFILE (plain CSV, no checks): {rows} rows in {reference:.1f} s = {reference_rate:,.0f} rows/s")
+        print(f"suite CAL loader (gzip, -9999 for {sentinels} values, upsert, logged): {loaded} rows in "
+              f"{float(seconds):.1f} s = {rate:,.0f} rows/s, {rate / reference_rate:.2f}x LOAD DATA; "
+              f"peak memory {int(peak_kb) / 1024:.0f} MB")
+
+
 def main(args):
     if not args.skip_end_to_end:
         print_end_to_end()
     if not args.skip_load:
         print_load(args.rows)
+    if not args.skip_cal:
+        print_cal_load(args.rows)
     return cli.EXIT_OK
 
 
 if __name__ == "__main__":
-    cli.run(main, build_parser())
+    sys.exit(cli.run(main, build_parser()))
