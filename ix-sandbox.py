@@ -3,8 +3,8 @@
 Index Exchange account. Prints the settings that point the suite at it."""
 
 import signal
-import threading
 import sys
+import threading
 
 import cli
 from errors import ConfigurationError
