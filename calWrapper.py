@@ -7,7 +7,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,7 +16,7 @@ import mysql_db
 from authenticationSupport import AuthorizedSession, CalTokens
 from errors import ConfigurationError, SuiteError
 from httpclient import HttpClient
-from utility import mask_secret
+from utility import Tally, mask_secret
 
 log = logging.getLogger("cal-downloads")
 
@@ -36,7 +35,7 @@ class CalOptions:
 
 
 @dataclasses.dataclass
-class CalSummary:
+class CalSummary(Tally):
     publishers: int = 0
     publishers_failed: int = 0
     mapping_rows: int = 0
@@ -48,20 +47,9 @@ class CalSummary:
     sentinels: int = 0            # non-integers stored as -9999
     seconds: float = 0.0
     extra_columns: set = dataclasses.field(default_factory=set)
-    problems: list = dataclasses.field(default_factory=list)
-
-    def __post_init__(self):
-        self._lock = threading.Lock()
-
-    def add(self, **counts):
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
 
     def problem(self, text):
-        with self._lock:
-            self.problems.append(text)
-        log.warning("%s", text)
+        super().problem(text, log)
 
     @property
     def complete(self):
@@ -204,7 +192,7 @@ class CalRun:
         finally:
             if os.path.exists(path):
                 os.unlink(path)
-        with self.summary._lock:
+        with self.summary.lock:
             self.summary.extra_columns.update(shaped.extra_columns)
         self.summary.add(files_loaded=1, rows_loaded=result.rows, sentinels=shaped.sentinels)
         log.info("%s: %d rows (%d new, %d updated), %d values as -9999", where, result.rows, result.inserted,

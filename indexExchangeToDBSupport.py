@@ -30,6 +30,7 @@ from authenticationSupport import reporting_session
 from errors import ApiError, ConfigurationError, NotFoundError, SuiteError
 from httpclient import HttpClient
 from report_to_db_table_mapping import table_for_report
+from utility import Tally
 
 log = logging.getLogger("index-exchange-to-db")
 
@@ -54,7 +55,7 @@ class ImportOptions:
 
 
 @dataclasses.dataclass
-class Summary:
+class Summary(Tally):
     publishers: int = 0
     reports: int = 0
     pairs: int = 0
@@ -72,20 +73,9 @@ class Summary:
     rows_updated: int = 0
     rows_rejected: int = 0
     seconds: float = 0.0
-    problems: list = dataclasses.field(default_factory=list)
-
-    def __post_init__(self):
-        self._lock = threading.Lock()
-
-    def add(self, **counts):
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
 
     def problem(self, text):
-        with self._lock:
-            self.problems.append(text)
-        log.warning("%s", text)
+        super().problem(text, log)
 
     @property
     def complete(self):

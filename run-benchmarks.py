@@ -99,6 +99,22 @@ LOAD_TABLE = """CREATE TABLE {name} (
   PRIMARY KEY (day, publisher_id, site_id, size, country, device_type))"""
 
 
+def load_data_seconds(server, path, table, columns):
+    """Seconds for LOAD DATA LOCAL INFILE of a CSV with a header into `table`: the ceiling."""
+    conn = server.connect_admin(allow_local_infile=True)
+    try:
+        cursor = conn.cursor()
+        started = time.monotonic()
+        cursor.execute(
+            f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
+            f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' "
+            f"IGNORE 1 LINES ({', '.join(columns)}) SET publisher_id = 180280")
+        conn.commit()
+        return time.monotonic() - started
+    finally:
+        conn.close()
+
+
 def make_report_file(path, rows):
     """A report CSV of `rows` rows, made by the simulator's own generator."""
     import ixsimdata
@@ -155,21 +171,8 @@ def print_load(rows):
             loaded, seconds, peak_kb, method = out.stdout.split()
             return int(loaded), float(seconds), int(peak_kb) / 1024, method
 
-        def load_data():
-            conn = server.connect_admin(allow_local_infile=True)
-            cursor = conn.cursor()
-            started = time.monotonic()
-            cursor.execute(
-                f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE bench_loaddata CHARACTER SET utf8mb4 "
-                f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' IGNORE 1 LINES "
-                f"({', '.join(LOAD_FIELDS)}) SET publisher_id = 180280")
-            conn.commit()
-            elapsed = time.monotonic() - started
-            conn.close()
-            return elapsed
-
         loaded, ours, peak_mb, method = loader("bench_upsert")
-        reference = load_data()
+        reference = load_data_seconds(server, path, "bench_loaddata", LOAD_FIELDS)
         again, ours_update, peak_update, method_update = loader("bench_upsert")
         plain, ours_plain, peak_plain, method_plain = loader("bench_plain", bulk=False)
         reference_rate = written / reference
@@ -224,16 +227,7 @@ def print_cal_load(rows):
                                  password=server.import_password, path=packed)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         loaded, seconds, peak_kb, sentinels = out.stdout.split()
-        conn = server.connect_admin(allow_local_infile=True)
-        cursor = conn.cursor()
-        started = time.monotonic()
-        cursor.execute(
-            f"LOAD DATA LOCAL INFILE '{plain}' INTO TABLE bench_cal_loaddata CHARACTER SET utf8mb4 "
-            f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' "
-            f"IGNORE 1 LINES ({', '.join(ixsimdata.CAL_IMPRESSION_COLUMNS)}) SET publisher_id = 180280")
-        conn.commit()
-        reference = time.monotonic() - started
-        conn.close()
+        reference = load_data_seconds(server, plain, "bench_cal_loaddata", ixsimdata.CAL_IMPRESSION_COLUMNS)
         rate, reference_rate = int(loaded) / float(seconds), rows / reference
         print(f"LOAD DATA LOCAL INFILE (plain CSV, no checks): {rows} rows in {reference:.1f} s = {reference_rate:,.0f} rows/s")
         print(f"suite CAL loader (gzip, -9999 for {sentinels} values, upsert, logged): {loaded} rows in "

@@ -1,8 +1,11 @@
 """Small helpers every part of the suite uses: the suite's name and version, masking of
-secrets, atomic file writes."""
+secrets, atomic file writes, tables of text, counters shared by worker threads."""
 
+import dataclasses
+import logging
 import os
 import tempfile
+import threading
 
 SUITE_NAME = "ix-import-suite"
 SUITE_VERSION = "3.0.0"
@@ -52,3 +55,22 @@ def format_table(headers, rows):
     lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class Tally:
+    """Counters and problems that worker threads add to; subclasses declare the counters."""
+    problems: list = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        self.lock = threading.Lock()
+
+    def add(self, **counts):
+        with self.lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def problem(self, text, logger=None):
+        with self.lock:
+            self.problems.append(text)
+        (logger or logging.getLogger("suite")).warning("%s", text)

@@ -302,9 +302,9 @@ def test_kill_in_the_middle_of_a_load_then_rerun(sim, mariadb_database, tmp_path
 
     summary = ix.run(reports=REPORTS[1:], publisher_ids=[ix.publishers[0]])
     assert summary.complete and summary.files_from_earlier == 1
-    count_first = ix.rows(f"SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0]
+    count_first = ix.rows("SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0]
     assert count_first == total, "nothing lost"
     assert ix.run_statuses() == {"loaded": 2}
     again = ix.run(reports=REPORTS[1:], publisher_ids=[ix.publishers[0]])
     assert again.files_from_earlier == 0
-    assert ix.rows(f"SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0] == total, "nothing doubled"
+    assert ix.rows("SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0] == total, "nothing doubled"

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-import mysql_db
 import reportid_db
 from conftest import ROOT
 from importenv import REPORTS, ImportEnv
