@@ -308,3 +308,26 @@ def test_kill_in_the_middle_of_a_load_then_rerun(sim, mariadb_database, tmp_path
     again = ix.run(reports=REPORTS[1:], publisher_ids=[ix.publishers[0]])
     assert again.files_from_earlier == 0
     assert ix.rows("SELECT COUNT(*) FROM prog_ix_stats WHERE day < '2026-06-01'")[0][0] == total, "nothing doubled"
+
+
+def test_progress_bar_on_a_terminal_only(ix, sim):
+    import pty
+    import subprocess
+    import sys
+    from conftest import ROOT
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "index-exchange-to-db.py"), "-r", "1", *REPORTS],
+                               env=ix.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:          # the terminal closed: the program ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    assert b"8/8 pairs" in seen and b"[" in seen
