@@ -14,7 +14,7 @@ import calAPI
 import calSupport
 import mysql_db
 from authenticationSupport import AuthorizedSession, CalTokens
-from errors import ConfigurationError, SuiteError
+from errors import AuthenticationError, ConfigurationError, SuiteError
 from httpclient import HttpClient
 from utility import Tally, mask_secret
 
@@ -161,7 +161,14 @@ class CalRun:
         try:
             if self.options.mappings:
                 for name in PER_PUBLISHER_MAPPINGS:
-                    self._load_mapping(db, name, calAPI.get_mapping(session, name), publisher_id)
+                    try:
+                        self._load_mapping(db, name, calAPI.get_mapping(session, name), publisher_id)
+                    except AuthenticationError:
+                        raise
+                    except SuiteError as err:
+                        # One mapping failing must not keep the logs from loading.
+                        self.summary.add(mappings_failed=1)
+                        self.summary.problem(f"publisher {publisher_id}, mapping {name}: {err}")
             files = []
             if self.options.impressions:
                 files += calSupport.files_of(calAPI.list_impression_files(session), "impressions_log", publisher_id)

@@ -201,3 +201,10 @@ def test_crash_between_files_then_rerun(sim, mariadb_database, tmp_path, http):
     summary = cal.run(mappings=False, impressions=True, publisher_ids=[cal.publishers[0]])
     assert summary.complete and summary.files_skipped == logged and summary.files_loaded == 12 - logged
     assert cal.count("prog_ix_impression_log") == 12 * 400
+
+
+def test_a_failing_mapping_does_not_keep_the_logs_away(cal, sim):
+    sim.faults.add("cal_mapping", "corrupt", count=1000)   # an answer that is not JSON: not retried
+    summary = cal.run(impressions=True, publisher_ids=[cal.publishers[0]])
+    assert not summary.complete and summary.mappings_failed >= 1 and summary.publishers_failed == 0
+    assert summary.files_loaded == len(sim.cal_file_ids(cal.publishers[0]))
