@@ -165,11 +165,12 @@ class ImportRun:
             raise ConfigurationError(f"-r must be 0 or more, got {options.retries}")
         self.username = self.settings.require("INDEXEXCHANGEUSERNAME")
         self.settings.require("INDEXEXCHANGEPASSWORD")
+        self.keep_dir = None
         if options.keep_files:
-            self.download_dir = readwrite.ensure_folder(
-                os.path.realpath(options.download_dir or self.settings.data_download_store()))
-        else:
-            self.download_dir = tempfile.mkdtemp(prefix="ix-reports-")
+            self.keep_dir = readwrite.ensure_folder(options.download_dir or self.settings.data_download_store())
+        # Downloads go to a folder of this run's own, never shared with another copy of
+        # the program (which could rewrite a file while this one loads it).
+        self.download_dir = tempfile.mkdtemp(prefix="ix-reports-")
         # Files are bulk-loaded from the download folder, and from nowhere else.
         self.connections = mysql_db.ConnectionPerThread(self.settings, local_infile_dir=self.download_dir)
         try:
@@ -202,8 +203,7 @@ class ImportRun:
                     self.http.close()
         finally:
             self.connections.close()
-            if not options.keep_files:
-                shutil.rmtree(self.download_dir, ignore_errors=True)
+            shutil.rmtree(self.download_dir, ignore_errors=True)
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
@@ -302,8 +302,10 @@ class ImportRun:
                 self.summary.add(files_pending=1)
                 self.summary.problem(f"{where}: not ready after {max_wait} s; collected next time")
                 return False
-            path = self._download_path(file_id)
+            path = os.path.join(self.download_dir, f"{file_id}.csv")
             reportdownloadSupport.download_verified(self.session, item, path)
+            if self.keep_dir:
+                self._keep(path, file_id)
             result = reportdownloadWrapper.load_report_file(db, path, table, publisher_id, file_id=file_id)
         except reportdownloadWrapper.AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)
@@ -318,7 +320,7 @@ class ImportRun:
             self.summary.problem(f"{where}: {err}")
             return False
         finally:
-            if path and not self.options.keep_files:
+            if path:
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
@@ -329,8 +331,14 @@ class ImportRun:
                  result.updated, result.method, " (left by an earlier run)" if earlier else "")
         return True
 
-    def _download_path(self, file_id):
-        return os.path.join(self.download_dir, f"{file_id}.csv")
+    def _keep(self, path, file_id):
+        """-n: a copy in the data download store, put in place by an atomic rename."""
+        target = os.path.join(self.keep_dir, f"{file_id}.csv")
+        fd, temporary = tempfile.mkstemp(dir=self.keep_dir, prefix=f".{file_id}-")
+        os.close(fd)
+        shutil.copyfile(path, temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
 
 
 class ProgressBar:
