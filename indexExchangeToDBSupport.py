@@ -221,8 +221,14 @@ class ImportRun:
     def _work(self, pending, pairs):
         listed_at = time.time()
         active = {item["reportID"] for item in reportmanagementAPI.list_active_specs(self.session)}
-        tasks = [(self._collect_earlier, run) for run in pending]
-        tasks += [(self._process_pair, pair, active, listed_at) for pair in pairs]
+        # Files of one pair load oldest first, so an older file never overwrites a newer
+        # one's rows ("today only"). Each waits for the one before it, which the FIFO pool
+        # has always started already.
+        self._last_load = {}
+        tasks = []
+        for run in pending:
+            tasks.append((self._collect_earlier, run, *self._load_turn((int(run["publisher_id"]), run["report_name"]))))
+        tasks += [(self._process_pair, pair, active, listed_at, *self._load_turn(pair)) for pair in pairs]
         if self.progress:
             self.progress.start(len(tasks))
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="pair") as pool:
@@ -234,6 +240,12 @@ class ImportRun:
         if self.progress:
             self.progress.finish()
 
+    def _load_turn(self, pair):
+        """(event to wait for before loading, event to set when done) for the next file of a pair."""
+        before = self._last_load.get(pair)
+        done = self._last_load[pair] = threading.Event()
+        return before, done
+
     def _guarded(self, function, *args):
         """A task's unexpected failure is reported, and the other pairs go on."""
         try:
@@ -242,10 +254,12 @@ class ImportRun:
             log.debug("task failed", exc_info=True)
             self.summary.problem(f"unexpected {type(err).__name__}: {err}")
             self.summary.add(files_pending=1, files_failed=1)
+        finally:
+            args[-1].set()      # this pair's next file may load now
 
     # --- one pair -------------------------------------------------------------------------
 
-    def _process_pair(self, pair, active, listed_at):
+    def _process_pair(self, pair, active, listed_at, before, done):
         publisher_id, name = pair
         db = self.connections.get()
         template, table = self.templates[name], self.tables[name]
@@ -271,9 +285,9 @@ class ImportRun:
         mysql_db.mark_pair_done(db, publisher_id, name)
         log.debug("publisher %s, report %r: spec %s %s, file %s requested", publisher_id, name, report_id,
                   action, file_id)
-        self._collect(db, file_id, publisher_id, name, table, self.options.max_wait)
+        self._collect(db, file_id, publisher_id, name, table, self.options.max_wait, before=before)
 
-    def _collect_earlier(self, run):
+    def _collect_earlier(self, run, before, done):
         db = self.connections.get()
         requested = run["requested_at"]
         if isinstance(requested, str):
@@ -281,11 +295,12 @@ class ImportRun:
         age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
         loaded = self._collect(db, int(run["file_id"]), int(run["publisher_id"]), run["report_name"],
                                run["db_table"], self.options.max_wait, earlier=True,
-                               expired=age > dt.timedelta(days=FILE_RETENTION_DAYS))
+                               expired=age > dt.timedelta(days=FILE_RETENTION_DAYS), before=before)
         if loaded:
             self.summary.add(files_from_earlier=1)
 
-    def _collect(self, db, file_id, publisher_id, name, table, max_wait, earlier=False, expired=False):
+    def _collect(self, db, file_id, publisher_id, name, table, max_wait, earlier=False, expired=False,
+                 before=None):
         """Wait for, download and load one file; True when loaded. Otherwise it stays
         pending in prog_ix_report_runs for the next run."""
         where = f"publisher {publisher_id}, report {name!r}, file {file_id}"
@@ -306,6 +321,8 @@ class ImportRun:
             reportdownloadSupport.download_verified(self.session, item, path)
             if self.keep_dir:
                 self._keep(path, file_id)
+            if before is not None:
+                before.wait()
             result = reportdownloadWrapper.load_report_file(db, path, table, publisher_id, file_id=file_id)
         except reportdownloadWrapper.AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)

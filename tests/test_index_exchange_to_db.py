@@ -331,3 +331,37 @@ def test_progress_bar_on_a_terminal_only(ix, sim):
     os.close(leader)
     assert process.wait(timeout=60) == 0
     assert b"8/8 pairs" in seen and b"[" in seen
+
+
+def test_an_older_file_never_overwrites_a_newer_one(ix, sim):
+    import threading
+    publisher = ix.publishers[0]
+    sim.configure(run_delay=100)
+    first = ix.run(reports=REPORTS[1:], publisher_ids=[publisher], retries=0)
+    assert first.files_pending == 1
+    older_file = ix.rows("SELECT file_id FROM prog_ix_report_runs")[0][0]
+    # The newer run asks for the fields in another order: same columns, other values.
+    template = ix.template(REPORTS[1])
+    template["querySpec"]["fields"] = ["day", "site_id", "site_name", "domain", "ecpm", "impressions",
+                                       "ad_spend", "publisher_payment"]
+    ix.write_template(REPORTS[1], template)
+    sim.configure(run_delay=0)
+    newer_file = older_file + 1
+
+    def older_ready_once_newer_downloaded():
+        deadline = time.monotonic() + 30
+        while ("report", newer_file) not in sim.stats()["downloads"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sim.advance_clock(100)
+
+    helper = threading.Thread(target=older_ready_once_newer_downloaded)
+    helper.start()
+    second = ix.run(reports=REPORTS[1:], publisher_ids=[publisher], retries=1)
+    helper.join()
+    assert second.complete and second.files_loaded == 2 and second.files_from_earlier == 1
+    import csv
+    import io
+    newer_rows = list(csv.DictReader(io.StringIO(sim._run_content(sim._runs[newer_file]).decode(), newline="")))
+    expected = {int(r["site_id"]): int(r["impressions"]) for r in newer_rows}
+    stored = dict(ix.rows("SELECT site_id, impressions FROM prog_ix_stats"))
+    assert stored == expected, "the newer file's values stand"
