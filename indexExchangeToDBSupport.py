@@ -68,6 +68,7 @@ class Summary(Tally):
     files_pending: int = 0            # not ready in time, or load failed: collected next time
     files_failed: int = 0             # of the pending, those whose download or load failed
     files_expired: int = 0            # gone from Index Exchange before they were collected
+    files_superseded: int = 0         # left by an earlier run, covered by a newer file loaded already
     rows_loaded: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
@@ -88,7 +89,8 @@ class Summary(Tally):
             f"  report specs: {self.specs_created} created, {self.specs_updated} updated, "
             f"{self.specs_reused} reused, {self.pairs_queued} could not be run (queued for next time)",
             f"  files: {self.files_loaded} loaded ({self.files_from_earlier} left by earlier runs), "
-            f"{self.files_pending} pending ({self.files_failed} of them failed), {self.files_expired} expired",
+            f"{self.files_pending} pending ({self.files_failed} of them failed), {self.files_expired} expired, "
+            f"{self.files_superseded} superseded by newer files",
             f"  rows: {self.rows_loaded} loaded ({self.rows_inserted} inserted, {self.rows_updated} updated), "
             f"{self.rows_rejected} rejected",
             f"  time taken: {self.seconds:.1f} s",
@@ -294,15 +296,16 @@ class ImportRun:
             requested = dt.datetime.fromisoformat(requested)
         age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
         loaded = self._collect(db, int(run["file_id"]), int(run["publisher_id"]), run["report_name"],
-                               run["db_table"], self.options.max_wait, earlier=True,
+                               run["db_table"], self.options.max_wait, earlier=requested,
                                expired=age > dt.timedelta(days=FILE_RETENTION_DAYS), before=before)
         if loaded:
             self.summary.add(files_from_earlier=1)
 
-    def _collect(self, db, file_id, publisher_id, name, table, max_wait, earlier=False, expired=False,
+    def _collect(self, db, file_id, publisher_id, name, table, max_wait, earlier=None, expired=False,
                  before=None):
         """Wait for, download and load one file; True when loaded. Otherwise it stays
-        pending in prog_ix_report_runs for the next run."""
+        pending in prog_ix_report_runs for the next run. `earlier`: when an earlier run
+        asked for the file."""
         where = f"publisher {publisher_id}, report {name!r}, file {file_id}"
         path = None
         try:
@@ -317,13 +320,23 @@ class ImportRun:
                 self.summary.add(files_pending=1)
                 self.summary.problem(f"{where}: not ready after {max_wait} s; collected next time")
                 return False
+            time_range = _time_range(item)
+            if earlier and time_range:
+                newer = mysql_db.newer_file_covering(db, file_id, publisher_id, name, earlier, time_range)
+                if newer:
+                    # Loading it now would put older figures over the newer file's.
+                    mysql_db.mark_report_run_problem(db, file_id, f"superseded by file {newer}", status="superseded")
+                    self.summary.add(files_superseded=1)
+                    log.info("%s: superseded by file %s, loaded already; not loaded", where, newer)
+                    return False
             path = os.path.join(self.download_dir, f"{file_id}.csv")
             reportdownloadSupport.download_verified(self.session, item, path)
             if self.keep_dir:
                 self._keep(path, file_id)
             if before is not None:
                 before.wait()
-            result = reportdownloadWrapper.load_report_file(db, path, table, publisher_id, file_id=file_id)
+            result = reportdownloadWrapper.load_report_file(db, path, table, publisher_id, file_id=file_id,
+                                                            time_range=time_range)
         except reportdownloadWrapper.AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)
             return False
@@ -356,6 +369,14 @@ class ImportRun:
         shutil.copyfile(path, temporary)
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
+
+
+def _time_range(item):
+    """(from, to) dates of a listed file, or None when the list did not give them."""
+    dates = item.get("reportTimeRange") or {}
+    start, end = str(dates.get("from") or "")[:10], str(dates.get("to") or "")[:10]
+    valid = all(len(d) == 10 and d[4] == "-" and d[7] == "-" for d in (start, end))
+    return (start, end) if valid else None
 
 
 class ProgressBar:

@@ -702,12 +702,14 @@ REPORTING_TABLES = {
   report_name varchar(255) NOT NULL,
   db_table varchar(64) NOT NULL,
   status varchar(16) NOT NULL,
-  requested_at datetime NOT NULL,
+  requested_at datetime(6) NOT NULL,
   loaded_at datetime DEFAULT NULL,
   attempts int NOT NULL DEFAULT 0,
   rows_loaded bigint DEFAULT NULL,
   rows_inserted bigint DEFAULT NULL,
   rows_updated bigint DEFAULT NULL,
+  range_from date DEFAULT NULL,
+  range_to date DEFAULT NULL,
   last_error varchar(1000) DEFAULT NULL,
   PRIMARY KEY (file_id))""",
     # The seed's "reports to be run queue": pairs whose spec could not be saved or run.
@@ -740,8 +742,8 @@ def grant_import_rights(db, user, tables):
         db.execute_script([f"GRANT SELECT, INSERT, UPDATE ON {db._quote(table)} TO '{user}'@'%'"])
 
 
-def _now_text():
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _now_text(precise=False):
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f" if precise else "%Y-%m-%d %H:%M:%S")
 
 
 def publishers(db):
@@ -754,7 +756,8 @@ def record_report_run(db, file_id, report_id, publisher_id, report_name, table):
     """Note a requested run's file as pending, before anything else can go wrong."""
     db.load_rows(REPORT_RUNS_TABLE, ["file_id", "report_id", "publisher_id", "report_name", "db_table", "status",
                                      "requested_at", "attempts"],
-                 [[str(file_id), str(report_id), str(publisher_id), report_name, table, "pending", _now_text(), "0"]])
+                 [[str(file_id), str(report_id), str(publisher_id), report_name, table, "pending",
+                   _now_text(precise=True), "0"]])
 
 
 def pending_report_runs(db):
@@ -765,15 +768,31 @@ def pending_report_runs(db):
     return [dict(zip(keys, row)) for row in rows]
 
 
-def mark_report_run_loaded(db, file_id, result):
-    """Inside the load's transaction: pending -> loaded. False when another program
-    loaded it first (the caller then rolls back, so the file counts once)."""
+def mark_report_run_loaded(db, file_id, result, time_range=None):
+    """Inside the load's transaction: pending -> loaded, with the dates the file covered.
+    False when another program loaded it first (the caller then rolls back, so the file
+    counts once)."""
+    start, end = time_range or (None, None)
     changed = db.execute(
         f"UPDATE {REPORT_RUNS_TABLE} SET status = 'loaded', loaded_at = %s, attempts = attempts + 1, "
-        f"rows_loaded = %s, rows_inserted = %s, rows_updated = %s, last_error = NULL "
-        f"WHERE file_id = %s AND status = 'pending'",
-        (_now_text(), result.rows, result.inserted, result.updated, file_id))
+        f"rows_loaded = %s, rows_inserted = %s, rows_updated = %s, range_from = %s, range_to = %s, "
+        f"last_error = NULL WHERE file_id = %s AND status = 'pending'",
+        (_now_text(), result.rows, result.inserted, result.updated, start, end, file_id))
     return changed == 1
+
+
+def newer_file_covering(db, file_id, publisher_id, report_name, requested_at, time_range):
+    """The file_id of a file of the same pair, asked for later and loaded already, whose
+    dates cover all of `time_range`; None when there is none."""
+    start, end = time_range
+    if isinstance(requested_at, dt.datetime):
+        requested_at = requested_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    rows = db.fetch_all(
+        f"SELECT file_id FROM {REPORT_RUNS_TABLE} WHERE publisher_id = %s AND report_name = %s "
+        f"AND status = 'loaded' AND file_id <> %s AND requested_at > %s AND range_from <= %s AND range_to >= %s "
+        f"ORDER BY requested_at DESC LIMIT 1",
+        (publisher_id, report_name, file_id, requested_at, start, end))
+    return int(rows[0][0]) if rows else None
 
 
 def mark_report_run_problem(db, file_id, error, status="pending"):

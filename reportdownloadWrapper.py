@@ -20,7 +20,7 @@ class PublisherColumnInFileError(SuiteError):
 SAMPLE_ROWS = 1000
 
 
-def load_report_file(db, path, table, publisher_id, file_id=None):
+def load_report_file(db, path, table, publisher_id, file_id=None, time_range=None):
     """Upsert a report file's rows into `table`; returns mysql_db.LoadResult.
 
     A plain CSV whose first rows are all new is first offered to the database's bulk
@@ -42,6 +42,6 @@ def load_report_file(db, path, table, publisher_id, file_id=None):
                 result = db.bulk_load_csv(table, path, header, constants)
             if result is None:
                 result = db.load_rows(table, header, itertools.chain(sample, rows), constants=constants)
-            if file_id is not None and not mysql_db.mark_report_run_loaded(db, file_id, result):
+            if file_id is not None and not mysql_db.mark_report_run_loaded(db, file_id, result, time_range):
                 raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
     return result

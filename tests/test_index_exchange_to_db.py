@@ -365,3 +365,25 @@ def test_an_older_file_never_overwrites_a_newer_one(ix, sim):
     expected = {int(r["site_id"]): int(r["impressions"]) for r in newer_rows}
     stored = dict(ix.rows("SELECT site_id, impressions FROM prog_ix_stats"))
     assert stored == expected, "the newer file's values stand"
+
+
+def test_a_file_left_pending_is_superseded_by_a_newer_one_covering_its_dates(ix, sim):
+    publisher = ix.publishers[0]
+    sim.configure(run_delay=100)
+    assert ix.run(reports=REPORTS[1:], publisher_ids=[publisher], retries=0).files_pending == 1
+    template = ix.template(REPORTS[1])
+    template["querySpec"]["fields"] = ["day", "site_id", "site_name", "domain", "ecpm", "impressions",
+                                       "ad_spend", "publisher_payment"]
+    ix.write_template(REPORTS[1], template)
+    sim.configure(run_delay=0)
+    second = ix.run(reports=REPORTS[1:], publisher_ids=[publisher], retries=0)
+    assert second.files_loaded == 1 and second.files_pending == 1     # the old one is still not ready
+    today = "SELECT site_id, impressions FROM prog_ix_stats WHERE day = (SELECT MAX(day) FROM prog_ix_stats)"
+    after_newer = dict(ix.rows(today))
+    sim.advance_clock(100)
+    third = ix.run(reports=REPORTS[:1], publisher_ids=[publisher])
+    assert third.complete and third.files_superseded == 1 and third.files_from_earlier == 0
+    assert "1 superseded by newer files" in third.text()
+    statuses = ix.run_statuses()
+    assert statuses == {"loaded": 2, "superseded": 1}
+    assert dict(ix.rows(today)) == after_newer, "the newer file's figures stand"
