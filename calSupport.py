@@ -16,7 +16,6 @@ log = logging.getLogger("cal")
 SENTINEL = "-9999"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
-FILE_KEYS = ("downloadURL", "md5sum")
 
 
 @dataclasses.dataclass

@@ -49,7 +49,6 @@ FIRST_RUN_ID = 5000001
 # the parts of the bid file. 1,000 ids per hour keep ids of this century under 2**31
 # (the download log's int column) with room for 249 publishers.
 CAL_IDS_PER_HOUR = 1000
-MAX_PUBLISHERS = 100
 CAL_MAX_BID_PARTS = 3
 
 ENDPOINTS = (

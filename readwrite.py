@@ -48,11 +48,6 @@ def write_template(settings, spec, name):
     return path
 
 
-def list_templates(settings):
-    folder = settings.templates_store()
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-
-
 def ensure_folder(path):
     try:
         os.makedirs(path, exist_ok=True)

@@ -111,7 +111,8 @@ def create_table_sql(table, fields):
     lines = []
     for field in fields:
         lines.append(f"  `{field}` {CREATE_TYPES[field_kind(field)[0]]}")
-    lines.insert(_after_time_fields(fields), "  `publisher_id` int NOT NULL")
+    # publisher_id right after the time fields, where a reader of the table looks for it.
+    lines.insert(sum(1 for f in fields if field_kind(f)[0] == TIME), "  `publisher_id` int NOT NULL")
     key = [f for f in fields if field_kind(f)[0] == TIME]
     key.append("publisher_id")
     key += [f for f in fields if is_dimension(f) and field_kind(f)[0] != TIME
@@ -120,7 +121,3 @@ def create_table_sql(table, fields):
     lines = [line.replace("varchar(255)", "varchar(64)") if line.split("`")[1] in key else line for line in lines]
     lines.append(f"  PRIMARY KEY ({', '.join(f'`{k}`' for k in key)})")
     return f"CREATE TABLE `{table}` (\n" + ",\n".join(lines) + "\n)"
-
-
-def _after_time_fields(fields):
-    return sum(1 for f in fields if field_kind(f)[0] == TIME)

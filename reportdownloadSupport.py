@@ -12,7 +12,7 @@ import zipfile
 import zlib
 
 import reportdownloadAPI
-from errors import ApiError, SuiteError
+from errors import SuiteError
 
 log = logging.getLogger("reportdownload")
 
@@ -127,5 +127,5 @@ def count_data_rows(path):
     try:
         with open_report_rows(path) as (_, rows):
             return sum(1 for _ in rows)
-    except (SuiteError, ApiError):
+    except SuiteError:
         return 0
