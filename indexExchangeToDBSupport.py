@@ -180,8 +180,12 @@ class ImportRun:
             publishers, self.templates, self.tables = check_configuration(
                 self.settings, db, options.report_names, options.publisher_ids)
             pairs = [(pid, name) for pid, _ in publishers for name in options.report_names]
-            for pid, name in mysql_db.queued_pairs(db):
-                if (pid, name) in pairs:
+            queued = mysql_db.queued_pairs(db)
+            self.queued = set(queued)
+            included = {pid for pid, _ in publishers}
+            for pid, name in queued:
+                # Another publisher's pair waits for a run that includes that publisher.
+                if (pid, name) in pairs or pid not in included:
                     continue
                 if name in self.templates or self._add_queued_report(db, name):
                     pairs.insert(0, (pid, name))
@@ -284,7 +288,8 @@ class ImportRun:
             self.summary.problem(f"publisher {publisher_id}, report {name!r}: not run, queued for next time: {err}")
             return
         mysql_db.record_report_run(db, file_id, report_id, publisher_id, name, table)
-        mysql_db.mark_pair_done(db, publisher_id, name)
+        if pair in self.queued:
+            mysql_db.mark_pair_done(db, publisher_id, name)
         log.debug("publisher %s, report %r: spec %s %s, file %s requested", publisher_id, name, report_id,
                   action, file_id)
         self._collect(db, file_id, publisher_id, name, table, self.options.max_wait, before=before)
