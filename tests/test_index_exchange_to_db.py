@@ -387,3 +387,16 @@ def test_a_file_left_pending_is_superseded_by_a_newer_one_covering_its_dates(ix,
     statuses = ix.run_statuses()
     assert statuses == {"loaded": 2, "superseded": 1}
     assert dict(ix.rows(today)) == after_newer, "the newer file's figures stand"
+
+
+def test_a_queued_pair_waits_for_a_run_that_includes_its_publisher(ix, sim):
+    first, second = ix.publishers[:2]
+    sim.configure(max_saves_per_day=0)
+    assert ix.run(reports=REPORTS[:1], publisher_ids=[first]).pairs_queued == 1
+    sim.configure(max_saves_per_day=2000)
+    other = ix.run(reports=REPORTS[1:], publisher_ids=[second])
+    assert other.complete and other.files_loaded == 1
+    assert ix.rows("SELECT status FROM prog_ix_report_queue") == [("queued",)]
+    own = ix.run(reports=REPORTS[1:], publisher_ids=[first])
+    assert own.complete and own.files_loaded == 2
+    assert ix.rows("SELECT status FROM prog_ix_report_queue") == [("done",)]
