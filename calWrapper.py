@@ -48,8 +48,7 @@ class CalSummary(Tally):
     seconds: float = 0.0
     extra_columns: set = dataclasses.field(default_factory=set)
 
-    def problem(self, text):
-        super().problem(text, log)
+    logger = log
 
     @property
     def complete(self):

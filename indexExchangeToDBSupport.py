@@ -75,8 +75,7 @@ class Summary(Tally):
     rows_rejected: int = 0
     seconds: float = 0.0
 
-    def problem(self, text):
-        super().problem(text, log)
+    logger = log
 
     @property
     def complete(self):

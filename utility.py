@@ -70,7 +70,9 @@ class Tally:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
-    def problem(self, text, logger=None):
+    logger = logging.getLogger("suite")   # subclasses name their program's logger
+
+    def problem(self, text):
         with self.lock:
             self.problems.append(text)
-        (logger or logging.getLogger("suite")).warning("%s", text)
+        self.logger.warning("%s", text)
