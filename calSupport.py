@@ -109,12 +109,24 @@ def shaped_rows(header, rows, columns, shaped):
 
 def load_file(db, path, table, cal_file):
     """Upsert a downloaded CAL file into `table` and record it in the download log, in one
-    transaction. Returns (LoadResult, Shaped)."""
+    transaction (run again from the file if the server ends it: lost connection,
+    deadlock). A file lacking a column of the table's key is refused whole. Returns
+    (LoadResult, Shaped)."""
+    return db.run_transaction(lambda: _load_once(db, path, table, cal_file),
+                              what=f"loading CAL file {cal_file.file_id} into {table}")
+
+
+def _load_once(db, path, table, cal_file):
     columns = db.table_columns(table)
     shaped = Shaped([], [])
     with reportdownloadSupport.open_report_rows(path) as (header, rows):
         stream = shaped_rows(header, rows, columns, shaped)
         first = next(stream, None)   # fills shaped.header
+        missing = db.missing_key_columns(table, shaped.header + ["publisher_id"]) if shaped.header else []
+        if missing:
+            raise reportdownloadSupport.ReportFileError(
+                f"CAL file {cal_file.file_id} lacks {', '.join(missing)} (part of the primary key of {table}); "
+                f"nothing of it was loaded")
         with db.transaction():
             result = db.load_rows(table, shaped.header, _chain(first, stream),
                                   constants={"publisher_id": cal_file.publisher_id})

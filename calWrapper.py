@@ -134,10 +134,14 @@ class CalRun:
     def _load_mapping(self, db, name, items, publisher_id=None):
         rows, creatives = calSupport.mapping_rows(name, items)
         constants = {"publisher_id": publisher_id} if publisher_id is not None else None
-        with db.transaction():
-            result = db.load_rows(self.tables[name], calSupport.MAPPING_COLUMNS[name], rows, constants=constants)
+
+        def load():
+            loaded = db.load_rows(self.tables[name], calSupport.MAPPING_COLUMNS[name], rows, constants=constants)
             if creatives:
                 db.load_rows(self.tables["creatives"], ["creative_id", "creative_name"], creatives)
+            return loaded
+
+        result = db.run_transaction(load, what=f"loading mapping {name}")
         self.summary.add(mapping_rows=result.rows)
 
     def _shared_mappings(self, sessions):

@@ -339,8 +339,10 @@ class ImportRun:
                 self._keep(path, file_id)
             if before is not None:
                 before.wait()
-            result = reportdownloadWrapper.load_report_file(db, path, table, publisher_id, file_id=file_id,
-                                                            time_range=time_range)
+            template = self.templates.get(name)
+            result = reportdownloadWrapper.load_report_file(
+                db, path, table, publisher_id, file_id=file_id, time_range=time_range,
+                expected_fields=template["querySpec"]["fields"] if template else None)
         except reportdownloadWrapper.AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)
             return False

@@ -18,9 +18,11 @@ import datetime as dt
 import itertools
 import logging
 import os
+import random
 import re
 import sqlite3
 import threading
+import time
 
 from errors import ConfigurationError, SuiteError
 
@@ -30,6 +32,16 @@ DEFAULT_BATCH_SIZE = 5000
 STRICT_SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 # Server errors that mean "this value does not fit this column".
 MYSQL_DATA_ERRORS = {1048, 1263, 1264, 1265, 1292, 1366, 1406, 1411}
+# Deadlock (a Galera certification failure too) and lock wait timeout.
+MYSQL_DEADLOCK_ERRORS = {1205, 1213}
+# Server gone, lost mid-query, killed, or disconnected for inactivity.
+MYSQL_LOST_CONNECTION_ERRORS = {2006, 2013, 2055, 1927, 4031}
+# Access denied for the user, to the database, unknown database.
+MYSQL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
+# How often a transaction the server ended is run again, and the waits between (seconds):
+# long enough for a restarting server to come back.
+TRANSACTION_ATTEMPTS = 4
+RECONNECT_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _SERVER_COLUMN_AT_ROW = re.compile(r"column [`']?(?:[^`']*[`']\.[`'])*([^`'.]+)[`']? at row (\d+)")
 
 
@@ -38,10 +50,40 @@ class DatabaseError(SuiteError):
 
 
 class DatabaseConnectionError(DatabaseError):
-    """No connection to the database server (host, port, user or password wrong)."""
+    """No connection to the database server (down, unreachable): tried again next run."""
+
+
+class DatabaseLoginError(DatabaseConnectionError):
+    """The server refused the user, its password or the database: a configuration error."""
+    exit_code = 2
+
+
+class TransientDatabaseError(DatabaseError):
+    """The server ended the transaction through no fault of its statements: the connection
+    was lost, or it was rolled back for a deadlock or a lock wait timeout. Worth running
+    the whole transaction again (Database.run_transaction does, boundedly)."""
+
+
+class DatabaseConnectionLostError(TransientDatabaseError):
+    """The connection went away mid-work (server restarted, network blip, killed)."""
+
+
+class DatabaseDeadlockError(TransientDatabaseError):
+    """Deadlock or lock wait timeout (also a Galera certification failure, 1213)."""
+
+
+class MissingColumnsError(DatabaseError):
+    """Rows lack columns the table needs to tell them apart (its primary key)."""
+
+    def __init__(self, table, missing, what=None):
+        super().__init__(f"{what or 'rows for ' + table} lack{'s' if what else ''} "
+                         f"{', '.join(missing)} (part of the primary key of {table}); nothing of it was loaded")
+        self.table, self.missing = table, list(missing)
 
 
 class NoSuchTableError(DatabaseError):
+    exit_code = 2
+
     def __init__(self, table):
         super().__init__(f"table {table} does not exist (or this user may not see it)")
         self.table = table
@@ -175,10 +217,15 @@ class Database:
     engine = None
     placeholder = "%s"
 
+    # Whether _insert_batch counts the rows whose key existed (MySQL: in the statement
+    # itself); otherwise load_rows looks the keys up first (SQLite, one writer at a time).
+    counts_existing_in_statement = False
+
     def __init__(self):
         self._transaction_depth = 0
         self._columns_cache = {}
         self._conn = None
+        self.transactions_retried = 0
 
     def close(self):
         with contextlib.suppress(Exception):
@@ -204,6 +251,45 @@ class Database:
             return True
         except NoSuchTableError:
             return False
+
+    def run_transaction(self, work, what="transaction", attempts=TRANSACTION_ATTEMPTS, sleep=time.sleep):
+        """work() in one transaction; returns what it returns. When the server ends the
+        transaction through no fault of its statements (connection lost, deadlock, lock
+        wait timeout), the whole of it is run again, up to `attempts` times in all, after
+        reconnecting when needed. work must be safe to run again: it re-reads its input.
+        Inside a caller's transaction it runs once (the caller's retry covers it)."""
+        if self._transaction_depth:
+            return work()
+        for attempt in itertools.count(1):
+            try:
+                with self.transaction():
+                    return work()
+            except TransientDatabaseError as err:
+                if attempt >= attempts:
+                    raise
+                self.transactions_retried += 1
+                log.info("%s: %s; running it again (attempt %d of %d)", what, err, attempt + 1, attempts)
+                if isinstance(err, DatabaseConnectionLostError):
+                    self._reconnect(sleep)
+                else:
+                    sleep(random.uniform(0.05, 0.2) * attempt)
+
+    def _reconnect(self, sleep):
+        """A new connection, waiting a little for a restarting server; DatabaseConnectionError
+        when it does not come back."""
+        for wait in RECONNECT_WAITS:
+            try:
+                self.reconnect()
+                return
+            except DatabaseLoginError:
+                raise
+            except DatabaseConnectionError as err:
+                failure = err
+                sleep(wait)
+        raise failure
+
+    def reconnect(self):
+        raise NotImplementedError
 
     @contextlib.contextmanager
     def transaction(self):
@@ -239,15 +325,27 @@ class Database:
             seen.add(h.lower())
         return [by_name[h.lower()] for h in header]
 
+    def missing_key_columns(self, table, names):
+        """The columns of `table`'s primary key that `names` lacks."""
+        lowered = {n.lower() for n in names}
+        return [c.name for c in self.table_columns(table) if c.primary_key and c.name.lower() not in lowered]
+
     def load_rows(self, table, header, rows, constants=None, batch_size=DEFAULT_BATCH_SIZE):
         """Upsert `rows` (sequences of strings or None, in `header` order) into `table`.
 
         `constants` ({column: value}) are added to every row (publisher_id, say). Row
-        numbers in errors count data rows from 1. All of it is one transaction.
+        numbers in errors count data rows from 1. All of it is one transaction. Rows
+        lacking a column of the table's primary key are refused (MissingColumnsError),
+        since they would overwrite each other. Inserted/updated counts are exact even
+        while another program loads the same table: a row counts as updated when its
+        key was in the table (or earlier in this load) at the moment it was written.
         """
         constants = dict(constants or {})
         names = list(header) + list(constants)
         columns = self._checked_columns(table, names)
+        missing = self.missing_key_columns(table, names)
+        if missing:
+            raise MissingColumnsError(table, missing)
         key_columns = [c for c in self.table_columns(table) if c.primary_key]
         sql = self._upsert_sql(table, columns, key_columns)
         width = len(header)
@@ -261,6 +359,8 @@ class Database:
         row_number = 0
         iterator = iter(rows)
         with self.transaction():
+            if self.counts_existing_in_statement:
+                self._reset_existing_count()
             while True:
                 batch = []
                 for row in itertools.islice(iterator, batch_size):
@@ -271,11 +371,13 @@ class Database:
                 if not batch:
                     break
                 first = row_number - len(batch) + 1
-                existing = self._count_existing(table, key_columns, key_positions, batch)
+                if not self.counts_existing_in_statement:
+                    result.updated += self._count_existing(table, key_columns, key_positions, batch)
                 self._insert_batch(sql, batch, first, table, columns)
                 result.rows += len(batch)
-                result.updated += existing
-                result.inserted += len(batch) - existing
+            if self.counts_existing_in_statement:
+                result.updated = self._existing_count() if key_columns else 0
+        result.inserted = result.rows - result.updated
         log.debug("loaded %d rows into %s (%d new, %d existing)", result.rows, table, result.inserted, result.updated)
         return result
 
@@ -354,66 +456,137 @@ def _key_positions(names, key_columns):
 # --- MySQL / MariaDB ----------------------------------------------------------------------
 
 class MySQLDatabase(Database):
-    engine = "mysql"
+    """MySQL or MariaDB through mysql-connector-python's C extension: UTC, strict sql_mode,
+    utf8mb4. Every driver error becomes one of this module's typed errors (a lost
+    connection and a deadlock are TransientDatabaseError, which run_transaction retries);
+    reconnect() replaces a lost connection in place."""
 
-    def __init__(self, host, port, user, password, database, connect_timeout=10, local_infile_dir=None):
+    engine = "mysql"
+    counts_existing_in_statement = True
+
+    def __init__(self, host, port, user, password, database, connect_timeout=10, local_infile_dir=None,
+                 tls=None):
         super().__init__()
         import mysql.connector  # imported here so that SQLite users need no MySQL library
-        self._errors = mysql.connector.errors
+        self._connector = mysql.connector
+        # The C extension raises its own MySQLInterfaceError from commit() and rollback(),
+        # which is not a mysql.connector.Error.
+        try:
+            from _mysql_connector import MySQLError as InterfaceError
+        except ImportError:
+            InterfaceError = mysql.connector.Error
+        self._driver_errors = (mysql.connector.Error, InterfaceError)
         self.database = database
+        self._where = f"{user}@{host}:{port}, database {database}"
         # LOAD DATA LOCAL only from this one folder: a server can otherwise ask the client
         # for any file it likes.
         self._local_infile_dir = os.path.realpath(local_infile_dir) if local_infile_dir else None
         local = {"allow_local_infile": False}
         if self._local_infile_dir:
             local["allow_local_infile_in_path"] = self._local_infile_dir
-        try:
-            self._conn = mysql.connector.connect(
-                host=host, port=int(port), user=user, password=password, database=database,
-                charset="utf8mb4", collation="utf8mb4_general_ci", autocommit=False,
-                time_zone="+00:00", sql_mode=STRICT_SQL_MODE, connection_timeout=connect_timeout,
-                use_pure=False, **local)
-        except mysql.connector.Error as err:
-            raise DatabaseConnectionError(
-                f"cannot connect to MySQL as {user}@{host}:{port}, database {database}: {err.msg}") from None
+        self._connect_options = dict(
+            host=host, port=int(port), user=user, password=password, database=database,
+            charset="utf8mb4", collation="utf8mb4_general_ci", autocommit=False,
+            time_zone="+00:00", sql_mode=STRICT_SQL_MODE, connection_timeout=connect_timeout,
+            use_pure=False, **local, **(tls or {}))
+        self._conn = self._open()
         log.debug("connected to MySQL %s:%s as %s (%s)", host, port, user, type(self._conn).__name__)
+
+    def _open(self):
+        try:
+            return self._connector.connect(**self._connect_options)
+        except self._driver_errors as err:
+            errno, message = _errno_and_message(err)
+            kind = DatabaseLoginError if errno in MYSQL_LOGIN_ERRORS else DatabaseConnectionError
+            raise kind(f"cannot connect to MySQL as {self._where}: {message}") from None
+
+    def reconnect(self):
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn = self._open()
+        self._transaction_depth = 0
+        log.info("reconnected to MySQL as %s", self._where)
+
+    def _typed(self, err, what):
+        """The suite's error for a driver error: deadlocks and lost connections are
+        transient (worth running the transaction again), the rest a DatabaseError."""
+        errno, message = _errno_and_message(err)
+        text = f"{what}: MySQL error {errno}: {message}" if what else f"MySQL error {errno}: {message}"
+        if errno in MYSQL_DEADLOCK_ERRORS:
+            return DatabaseDeadlockError(text)
+        if errno in MYSQL_LOST_CONNECTION_ERRORS or not self._alive():
+            return DatabaseConnectionLostError(text)
+        if errno in MYSQL_LOGIN_ERRORS:
+            return DatabaseLoginError(text)
+        return DatabaseError(text)
+
+    def _alive(self):
+        try:
+            return self._conn.is_connected()
+        except Exception:  # asking can fail the same way; then it is not
+            return False
+
+    def _call(self, action, what=None):
+        """action() with driver errors turned into typed ones."""
+        try:
+            return action()
+        except self._driver_errors as err:
+            raise self._typed(err, what) from None
 
     def _quote(self, name):
         return "`" + name.replace("`", "``") + "`"
 
     def _begin(self):
-        self._conn.rollback()   # end any implicit read snapshot; then a clean transaction
+        # End any implicit read snapshot; then a clean transaction.
+        self._call(self._conn.rollback, "starting a transaction")
 
     def _commit(self):
-        self._conn.commit()
+        self._call(self._conn.commit, "committing")
 
     def _rollback(self):
         with contextlib.suppress(Exception):
             self._conn.rollback()
 
-    def _execute(self, sql, params):
-        cursor = self._conn.cursor()
+    def _cursor_call(self, sql, params, fetch):
+        cursor = self._call(self._conn.cursor)
         try:
             cursor.execute(sql, tuple(params))
-            return cursor.rowcount
-        except self._errors.Error as err:
-            raise DatabaseError(f"MySQL error {err.errno}: {err.msg}") from None
+            return cursor.fetchall() if fetch else cursor.rowcount
         finally:
             cursor.close()
 
+    def _execute(self, sql, params):
+        return self._call(lambda: self._cursor_call(sql, params, fetch=False))
+
     def _fetch(self, sql, params):
-        cursor = self._conn.cursor()
         try:
-            cursor.execute(sql, tuple(params))
-            return cursor.fetchall()
-        except self._errors.Error as err:
-            raise DatabaseError(f"MySQL error {err.errno}: {err.msg}") from None
+            return self._call(lambda: self._cursor_call(sql, params, fetch=True))
         finally:
-            cursor.close()
             if not self._transaction_depth:
                 # A read outside a transaction must not hold a snapshot that hides later
                 # writes of other programs from this long-lived connection.
-                self._conn.rollback()
+                self._rollback()
+
+    def fetch_all(self, sql, params=()):
+        """Rows of a query; a query outside a transaction survives one lost connection."""
+        if self._transaction_depth:
+            return self._fetch(sql, params)
+        try:
+            return self._fetch(sql, params)
+        except DatabaseConnectionLostError:
+            self._reconnect(time.sleep)
+            return self._fetch(sql, params)
+
+    def execute(self, sql, params=()):
+        """One statement in its own transaction (run again if the server ended it), or in
+        the caller's; returns rows changed."""
+        return self.run_transaction(lambda: self._execute(sql, params), what="statement")
+
+    def _reset_existing_count(self):
+        self._call(lambda: self._conn.cmd_query("SET @ix_existing = 0"))
+
+    def _existing_count(self):
+        return int(self._fetch("SELECT @ix_existing", ())[0][0] or 0)
 
     def table_columns(self, table):
         if table not in self._columns_cache:
@@ -439,9 +612,15 @@ class MySQLDatabase(Database):
     def _upsert_sql(self, table, columns, key_columns):
         names = [self._quote(c.name) for c in columns]
         keys = {k.name.lower() for k in key_columns}
-        updates = [f"{n}=VALUES({n})" for c, n in zip(columns, names) if c.name.lower() not in keys]
-        if not updates:   # only key columns: a duplicate changes nothing
-            updates = [f"{names[0]}={names[0]}"]
+        assigned = [(n, f"VALUES({n})") for c, n in zip(columns, names) if c.name.lower() not in keys]
+        if not assigned:   # only key columns: a duplicate changes nothing
+            assigned = [(names[0], names[0])]
+        # The UPDATE clause runs once for each row whose key exists at the moment it is
+        # written, so a counter bumped there gives exact insert/update counts without a
+        # second query, even while another program writes the same keys.
+        target, value = assigned[0]
+        assigned[0] = (target, f"IF((@ix_existing := @ix_existing + 1) > 0, {value}, {value})")
+        updates = [f"{n}={v}" for n, v in assigned]
         # One multi-row statement per batch, its values written as literals by
         # _row_literal: the connector's executemany spends more time rewriting and
         # converting than the server spends storing (measured in run-benchmarks.py).
@@ -453,7 +632,7 @@ class MySQLDatabase(Database):
         statement = prefix + ",".join(map(_row_literal, batch)) + suffix
         try:
             self._conn.cmd_query(statement)
-        except self._errors.Error as err:
+        except self._driver_errors as err:
             raise self._explain(err, batch, first_row_number, table, columns) from None
 
     def bulk_load_csv(self, table, path, header, constants=None):
@@ -479,6 +658,9 @@ class MySQLDatabase(Database):
                f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
                f"LINES TERMINATED BY '{ending}' IGNORE 1 LINES ({names})"
                + (f" SET {assignments}" if assignments else ""))
+        return self._call(lambda: self._bulk_load(table, sql), f"bulk loading {table}")
+
+    def _bulk_load(self, table, sql):
         cursor = self._conn.cursor()
         try:
             cursor.execute("SAVEPOINT ix_bulk_load")
@@ -486,14 +668,19 @@ class MySQLDatabase(Database):
             try:
                 cursor.execute(sql)
                 loaded, warnings = cursor.rowcount, cursor.warning_count
-            except self._errors.Error as err:
+            except self._driver_errors as err:
+                errno, message = _errno_and_message(err)
+                if errno in MYSQL_DEADLOCK_ERRORS or errno in MYSQL_LOST_CONNECTION_ERRORS or not self._alive():
+                    # The server rolled back the whole transaction (or the connection is
+                    # gone): there is no savepoint left; the caller runs it all again.
+                    raise
                 # LOAD DATA LOCAL switched off on the server, or the file refused: upsert.
-                log.info("bulk load of %s not possible (%s); upserting instead", table, err.msg)
+                log.info("bulk load of %s not possible (%s); upserting instead", table, message)
                 self._local_infile_dir = None
                 cursor.execute("ROLLBACK TO SAVEPOINT ix_bulk_load")
-                return None
-            finally:
                 cursor.execute("SET SESSION sql_notes = 1")
+                return None
+            cursor.execute("SET SESSION sql_notes = 1")
             if warnings:
                 log.debug("bulk load of %s had %d warnings; upserting instead", table, warnings)
                 cursor.execute("ROLLBACK TO SAVEPOINT ix_bulk_load")
@@ -502,7 +689,8 @@ class MySQLDatabase(Database):
             log.debug("bulk loaded %d rows into %s", loaded, table)
             return LoadResult(rows=loaded, inserted=loaded, updated=0, method="bulk")
         finally:
-            cursor.close()
+            with contextlib.suppress(Exception):
+                cursor.close()
 
     def _count_keys_present(self, table, key_columns, keys):
         quoted = ", ".join(self._quote(k.name) for k in key_columns)
@@ -517,19 +705,27 @@ class MySQLDatabase(Database):
 
     def _explain(self, err, batch, first_row_number, table, columns):
         """Turn a server error on a batch into one that names row, column and value."""
-        if err.errno in MYSQL_DATA_ERRORS:
-            match = _SERVER_COLUMN_AT_ROW.search(err.msg or "")
+        errno, message = _errno_and_message(err)
+        rows = f"loading {table}, rows {first_row_number}-{first_row_number + len(batch) - 1}"
+        if errno in MYSQL_DATA_ERRORS:
+            match = _SERVER_COLUMN_AT_ROW.search(message)
             if match:
                 name, index = match.group(1), int(match.group(2)) - 1
                 positions = [i for i, c in enumerate(columns) if c.name.lower() == name.lower()]
                 if positions and 0 <= index < len(batch):
                     return ValueDoesNotFitError(table, columns[positions[0]].name, first_row_number + index,
-                                                batch[index][positions[0]], err.msg)
+                                                batch[index][positions[0]], message)
             located = _first_problem(batch, columns, first_row_number, table)
             if located:
                 return located
-        return DatabaseError(f"loading {table}, rows {first_row_number}-{first_row_number + len(batch) - 1}: "
-                             f"MySQL error {err.errno}: {err.msg}")
+        return self._typed(err, rows)
+
+
+def _errno_and_message(err):
+    """(errno, message) of either driver error class."""
+    errno = getattr(err, "errno", None)
+    message = getattr(err, "msg", None) or (err.args[0] if err.args and isinstance(err.args[0], str) else str(err))
+    return errno, message
 
 
 # MySQL string literals, for a session without NO_BACKSLASH_ESCAPES (we set sql_mode
@@ -754,10 +950,11 @@ def publishers(db):
 
 def record_report_run(db, file_id, report_id, publisher_id, report_name, table):
     """Note a requested run's file as pending, before anything else can go wrong."""
-    db.load_rows(REPORT_RUNS_TABLE, ["file_id", "report_id", "publisher_id", "report_name", "db_table", "status",
-                                     "requested_at", "attempts"],
-                 [[str(file_id), str(report_id), str(publisher_id), report_name, table, "pending",
-                   _now_text(precise=True), "0"]])
+    row = [str(file_id), str(report_id), str(publisher_id), report_name, table, "pending",
+           _now_text(precise=True), "0"]
+    db.run_transaction(lambda: db.load_rows(REPORT_RUNS_TABLE, [
+        "file_id", "report_id", "publisher_id", "report_name", "db_table", "status", "requested_at", "attempts"],
+        [row]), what=f"recording file {file_id}")
 
 
 def pending_report_runs(db):
@@ -802,8 +999,10 @@ def mark_report_run_problem(db, file_id, error, status="pending"):
 
 
 def queue_pair(db, publisher_id, report_name, error):
-    db.load_rows(PAIR_QUEUE_TABLE, ["publisher_id", "report_name", "status", "queued_at", "last_error"],
-                 [[str(publisher_id), report_name, "queued", _now_text(), str(error)[:1000]]])
+    row = [str(publisher_id), report_name, "queued", _now_text(), str(error)[:1000]]
+    db.run_transaction(lambda: db.load_rows(
+        PAIR_QUEUE_TABLE, ["publisher_id", "report_name", "status", "queued_at", "last_error"], [row]),
+        what=f"queueing publisher {publisher_id}, report {report_name!r}")
 
 
 def queued_pairs(db):

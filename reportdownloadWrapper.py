@@ -20,24 +20,34 @@ class PublisherColumnInFileError(SuiteError):
 SAMPLE_ROWS = 1000
 
 
-def load_report_file(db, path, table, publisher_id, file_id=None, time_range=None):
+def load_report_file(db, path, table, publisher_id, file_id=None, time_range=None, expected_fields=None):
     """Upsert a report file's rows into `table`; returns mysql_db.LoadResult.
 
-    A plain CSV whose first rows are all new is first offered to the database's bulk
-    load, which keeps it only if every row went in cleanly; otherwise the rows are
-    upserted. With `file_id`, the file's pending entry in prog_ix_report_runs turns
-    `loaded` in the same transaction, so a file is loaded once however often it is
-    collected.
+    The file is refused whole (ReportFileError) when it lacks a field of
+    `expected_fields` (the template's) or a column of the table's primary key. A plain
+    CSV whose first rows are all new is first offered to the database's bulk load,
+    which keeps it only if every row went in cleanly; otherwise the rows are upserted.
+    With `file_id`, the file's pending entry in prog_ix_report_runs turns `loaded` in the
+    same transaction, so a file is loaded once however often it is collected. A
+    transaction the server ends (lost connection, deadlock) is run again from the file.
     """
+    name = f"file {file_id}" if file_id is not None else str(path)
+    return db.run_transaction(
+        lambda: _load_once(db, path, name, table, publisher_id, file_id, time_range, expected_fields),
+        what=f"loading {name} into {table}")
+
+
+def _load_once(db, path, name, table, publisher_id, file_id, time_range, expected_fields):
     constants = {"publisher_id": publisher_id}
     with reportdownloadSupport.open_report_rows(path) as (header, rows):
         if any(h.lower() == "publisher_id" for h in header):
             raise PublisherColumnInFileError(f"{path}: the file has a publisher_id column of its own; "
                                              f"the suite adds publisher_id itself")
+        _refuse_missing_columns(db, name, table, header, expected_fields)
         sample = list(itertools.islice(rows, SAMPLE_ROWS))
         with db.transaction():
             result = None
-            if sample and reportdownloadSupport.packing(path) == "csv" and \
+            if sample and reportdownloadSupport.bulk_loadable(path) and \
                     not db.any_key_present(table, header, sample, constants):
                 result = db.bulk_load_csv(table, path, header, constants)
             if result is None:
@@ -45,3 +55,20 @@ def load_report_file(db, path, table, publisher_id, file_id=None, time_range=Non
             if file_id is not None and not mysql_db.mark_report_run_loaded(db, file_id, result, time_range):
                 raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
     return result
+
+
+def _refuse_missing_columns(db, name, table, header, expected_fields):
+    """A file without a field its template asks for, or without a column of the table's
+    key (its rows would collapse onto each other), is not loaded at all."""
+    present = {h.lower() for h in header}
+    missing_fields = [f for f in expected_fields or () if f.lower() not in present]
+    missing_keys = [k for k in db.missing_key_columns(table, list(header) + ["publisher_id"])
+                    if k not in missing_fields]
+    problems = []
+    if missing_fields:
+        problems.append(f"the template's field{'s' if len(missing_fields) > 1 else ''} {', '.join(missing_fields)}")
+    if missing_keys:
+        problems.append(f"{', '.join(missing_keys)} (part of the primary key of {table})")
+    if problems:
+        raise reportdownloadSupport.ReportFileError(f"{name} lacks {' and '.join(problems)}; "
+                                                    f"nothing of it was loaded")

@@ -268,11 +268,14 @@ def test_help():
 
 def test_kill_in_the_middle_of_a_load_then_rerun(sim, mariadb_database, tmp_path, http):
     ix = ImportEnv(sim, mariadb_database, tmp_path / "home", http)
-    template = ix.template(REPORTS[0])
-    template["querySpec"]["fields"] = ["day", "site_id", "site_name", "domain", "impressions", "ad_spend",
-                                       "publisher_payment", "ecpm", "size", "country", "device_type"]
-    template["dateRange"] = {"from": "2026-01-01", "to": "2026-06-01"}
-    ix.write_template(REPORTS[0], template)
+    fields = ["day", "site_id", "site_name", "domain", "impressions", "ad_spend", "publisher_payment", "ecpm",
+              "size", "country", "device_type"]
+    for name in REPORTS:   # both carry the table's whole key (a file without it is refused)
+        template = ix.template(name)
+        template["querySpec"]["fields"] = fields
+        if name == REPORTS[0]:
+            template["dateRange"] = {"from": "2026-01-01", "to": "2026-06-01"}
+        ix.write_template(name, template)
     ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"].replace(
         "ecpm decimal(24,8) NOT NULL DEFAULT 0,", "ecpm decimal(24,8) NOT NULL DEFAULT 0, "
         "size varchar(16) NOT NULL DEFAULT '', country varchar(2) NOT NULL DEFAULT '', "
