@@ -108,25 +108,20 @@ def bulk_loadable(path):
 @contextlib.contextmanager
 def open_report_rows(path):
     """(header, rows) of a report file, plain CSV, gzip or zip; rows are read lazily."""
-    kind = packing(path)
     with contextlib.ExitStack() as stack:
-        if kind == "gzip":
-            binary = stack.enter_context(gzip.open(path, "rb"))
-        elif kind == "zip":
-            archive = stack.enter_context(zipfile.ZipFile(path))
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            if len(names) != 1:
-                raise ReportFileError(f"{path}: a zip report should hold one file, it holds {len(names)}")
-            binary = stack.enter_context(archive.open(names[0]))
-        else:
-            binary = stack.enter_context(open(path, "rb"))
+        try:
+            binary = stack.enter_context(_open_binary(path))
+        except (OSError, zipfile.BadZipFile) as err:
+            raise ReportFileError(f"{path}: cannot open: {err}") from None
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
         try:
             header = next(reader)
         except StopIteration:
             raise ReportFileError(f"{path}: empty file, not even a header") from None
-        except (UnicodeDecodeError, csv.Error, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        except UnicodeDecodeError:
+            raise ReportFileError(_bad_text_where(path)) from None
+        except (csv.Error, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise ReportFileError(f"{path}: cannot read the header: {err}") from None
         yield [h.strip() for h in header], _guarded(reader, path)
 
@@ -135,8 +130,41 @@ def _guarded(reader, path):
     """Rows, with decoding and CSV errors named by file and line."""
     try:
         yield from reader
-    except (UnicodeDecodeError, csv.Error, OSError, EOFError, zlib.error) as err:
+    except UnicodeDecodeError:
+        raise ReportFileError(_bad_text_where(path)) from None
+    except (csv.Error, OSError, EOFError, zlib.error) as err:
         raise ReportFileError(f"{path}, line {reader.line_num}: {err or type(err).__name__}") from None
+
+
+def _bad_text_where(path):
+    """Which line holds bytes that are not UTF-8. Text is decoded in chunks, so the
+    decoder's position says nothing a person can use: read the file again line by line
+    (only on this error path) to find it."""
+    with _open_binary(path) as binary:
+        for number, line in enumerate(binary, start=1):
+            try:
+                line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                return (f"{path}, line {number}, byte {err.start + 1} of the line: {line[err.start:err.end]!r} "
+                        f"is not UTF-8 text")
+    return f"{path}: not UTF-8 text"
+
+
+@contextlib.contextmanager
+def _open_binary(path):
+    """The unpacked bytes of a report file, plain, gzip or zip."""
+    kind = packing(path)
+    with contextlib.ExitStack() as stack:
+        if kind == "gzip":
+            yield stack.enter_context(gzip.open(path, "rb"))
+        elif kind == "zip":
+            archive = stack.enter_context(zipfile.ZipFile(path))
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ReportFileError(f"{path}: a zip report should hold one file, it holds {len(names)}")
+            yield stack.enter_context(archive.open(names[0]))
+        else:
+            yield stack.enter_context(open(path, "rb"))
 
 
 def count_data_rows(path):

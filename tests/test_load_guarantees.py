@@ -211,3 +211,20 @@ def test_counts_exact_while_another_program_loads_the_same_keys(mariadb_database
         second.close()
     assert (results["second"].inserted, results["second"].updated) == (0, 3000)
     assert count(mariadb_database) == 3000
+
+
+# --- bytes that are not text ------------------------------------------------------------
+
+@pytest.mark.parametrize("packed", ["csv", "gzip"])
+def test_a_bad_byte_is_named_by_its_line(stats, tmp_path, packed):
+    db, database = stats
+    lines = [b"day,site_id,site_name,ad_spend"] + [f"2026-06-01,{i},site {i},1".encode() for i in range(40)]
+    lines[23] = b"2026-06-01,22,Caf\xe9 Paris,1"      # latin-1, not UTF-8: line 24 of the file
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / "r.csv"
+    path.write_bytes(gzip.compress(data) if packed == "gzip" else data)
+    with pytest.raises(ReportFileError) as caught:
+        load_report_file(db, path, "prog_ix_stats", 1)
+    assert "line 24, byte 18 of the line: b'\\xe9' is not UTF-8" in str(caught.value)
+    assert "position" not in str(caught.value)
+    assert count(database) == 0
