@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 """Add or replace publishers' CAL API keys in prog_ix_apikeys:
-    add-api-key.py PUBLISHERID KEY [PUBLISHERID KEY]...
-With no arguments, list the table with the keys masked. Keys are never printed in full."""
+    add-api-key.py PUBLISHERID [PUBLISHERID]...
+The key of each publisher is prompted for without echo, or read from standard input, one
+line per publisher in the order given (keys never go on the command line, where ps and
+the shell history would show them). Each publisher must be in prog_ix_publishers.
+With no ids, list the table with the keys masked. Keys are never printed in full.
+
+Example:  printf '%s\\n' "$KEY" | add-api-key.py 180280
+"""
 
 import sys
 
+import calSupport
 import cli
 import mysql_db
 import settings as settings_module
@@ -14,7 +21,7 @@ from utility import format_table, mask_secret
 
 def build_parser():
     parser = cli.make_parser(__doc__)
-    parser.add_argument("pairs", nargs="*", metavar="ID KEY")
+    parser.add_argument("publisher_ids", nargs="*", metavar="PUBLISHERID")
     return parser
 
 
@@ -25,25 +32,24 @@ def list_keys(db):
 
 
 def main(args):
-    if len(args.pairs) % 2:
-        raise ConfigurationError("give publisher ids and keys in pairs: ID KEY [ID KEY]...")
-    pairs = []
-    for publisher, key in zip(args.pairs[::2], args.pairs[1::2]):
-        if not publisher.isdigit():
-            raise ConfigurationError(f"publisher id must be a whole number, got {publisher!r}")
-        if not key.strip() or len(key) > 255:
-            raise ConfigurationError(f"publisher {publisher}: the key must be 1 to 255 characters")
-        pairs.append((int(publisher), key.strip()))
+    ids = []
+    for text in args.publisher_ids:
+        if not text.isdigit():
+            raise ConfigurationError(f"publisher id must be a whole number, got {mask_secret(text, keep=4)!s}; "
+                                     f"keys are not taken on the command line: give the ids, then type the keys")
+        ids.append(int(text))
     db = mysql_db.connect(settings_module.load_settings())
     try:
-        if pairs:
-            mysql_db.set_api_keys(db, pairs)
-            for publisher, key in pairs:
-                print(f"publisher {publisher}: key {mask_secret(key, keep=4)} stored")
-        else:
+        if not ids:
             list_keys(db)
+            return cli.EXIT_OK
+        calSupport.check_publishers_known(db, ids)
+        pairs = [(publisher, cli.read_secret(f"CAL API key for publisher {publisher}")) for publisher in ids]
+        calSupport.store_api_keys(db, pairs)
     finally:
         db.close()
+    for publisher, key in pairs:
+        print(f"publisher {publisher}: key {mask_secret(key, keep=4)} stored")
     return cli.EXIT_OK
 
 

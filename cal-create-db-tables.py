@@ -7,7 +7,6 @@ rates), --log (impression and bid logs, download log).
 Run it as a MySQL user that may create tables (-u; the password is prompted for).
 """
 
-import getpass
 import sys
 
 import cli
@@ -22,29 +21,31 @@ def build_parser():
     for group in GROUPS:
         parser.add_argument(f"--{group}", action="store_true", help=f"the {group} tables")
     parser.add_argument("-u", "--user", help="MySQL user that may create tables (default: the configured user)")
-    parser.add_argument("--grant-to", metavar="USER", help="also grant SELECT, INSERT, UPDATE on them to USER@'%%'")
+    parser.add_argument("--grant-to", metavar="NAME[@HOST]",
+                        help="also grant SELECT, INSERT, UPDATE on them to this existing MySQL account (NAME alone: "
+                             "every host it exists for); an account is never created")
     return parser
 
 
 def main(args):
     chosen = [g for g in GROUPS if getattr(args, g)] or list(GROUPS)
     settings = settings_module.load_settings()
-    password = None
-    if args.user and settings.get("PROGSALESDBENGINE") == "mysql":
-        password = getpass.getpass(f"MySQL password for {args.user}: ") if sys.stdin.isatty() \
-            else sys.stdin.readline().rstrip("\r\n")
+    password = cli.admin_password(settings, args.user)
     tables = {name: ddl for name, (group, ddl) in mysql_db.CAL_TABLES.items() if group in chosen}
     db = mysql_db.connect(settings, user=args.user, password=password)
+    granted = []
     try:
         created = mysql_db.create_tables(db, tables)
         if "api" in chosen:
             mysql_db.fill_api_table_mapping(db)
         if args.grant_to and db.engine == "mysql":
-            mysql_db.grant_import_rights(db, args.grant_to, list(tables))
+            granted = mysql_db.grant_import_rights(db, args.grant_to, list(tables))
     finally:
         db.close()
     existing = [t for t in tables if t not in created]
     print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
+    for user, host in granted:
+        print(f"granted SELECT, INSERT, UPDATE on them to '{user}'@'{host}'")
     return cli.EXIT_OK
 
 

@@ -10,6 +10,7 @@ import urllib.parse
 import calAPI
 import mysql_db
 import reportdownloadSupport
+from errors import ConfigurationError
 
 log = logging.getLogger("cal")
 
@@ -180,3 +181,25 @@ def mapping_rows(name, items):
         else:
             rows.append([_text(item.get(c)) for c in MAPPING_COLUMNS[name]])
     return rows, creatives
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+def check_publishers_known(db, publisher_ids):
+    """ConfigurationError unless every id is in prog_ix_publishers."""
+    if not db.table_exists(mysql_db.PUBLISHERS_TABLE):
+        raise ConfigurationError(f"table {mysql_db.PUBLISHERS_TABLE} does not exist: create it with "
+                                 f"report-create-db-tables.py and add the publishers first")
+    known = {pid for pid, _ in mysql_db.publishers(db)}
+    unknown = [str(p) for p in publisher_ids if p not in known]
+    if unknown:
+        raise ConfigurationError(f"publisher {', '.join(unknown)} not in {mysql_db.PUBLISHERS_TABLE} "
+                                 f"(add it there first)")
+
+
+def store_api_keys(db, pairs):
+    """Add or replace (publisher_id, key) pairs; a key must be 1 to 255 characters."""
+    for publisher, key in pairs:
+        if not key.strip() or len(key.strip()) > 255:
+            raise ConfigurationError(f"publisher {publisher}: the key must be 1 to 255 characters")
+    mysql_db.set_api_keys(db, [(p, k.strip()) for p, k in pairs])

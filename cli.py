@@ -5,6 +5,7 @@ configuration error, 130 interrupted.
 """
 
 import argparse
+import getpass
 import logging
 import sys
 
@@ -67,3 +68,24 @@ def id_list(text, option):
     if not ids:
         raise ConfigurationError(f"{option} needs at least one id")
     return ids
+
+
+def read_secret(what, stdin=None):
+    """A password or key: prompted for without echo on a terminal, else one line of
+    standard input; never taken from the command line (ps, shell history). An empty
+    answer is a ConfigurationError, so an empty password is never tried."""
+    stdin = stdin or sys.stdin
+    if stdin.isatty():
+        value = getpass.getpass(f"{what}: ")
+    else:
+        value = stdin.readline().rstrip("\r\n")
+    if not value:
+        raise ConfigurationError(f"no {what} given (type it at the prompt, or give it on standard input)")
+    return value
+
+
+def admin_password(settings, user):
+    """The password of the -u USER given to a set-up script (None when no -u, or SQLite)."""
+    if not user or settings.get("PROGSALESDBENGINE") == "sqlite":
+        return None
+    return read_secret(f"MySQL password for {user}")

@@ -4,7 +4,6 @@
 Deleting needs DELETE, which the importing user does not have: give a MySQL user that
 may with -u (its password is prompted for). With no ids, list the table, keys masked."""
 
-import getpass
 import sys
 
 import cli
@@ -22,10 +21,7 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    password = None
-    if args.user and args.publisher_ids and settings.get("PROGSALESDBENGINE") == "mysql":
-        password = getpass.getpass(f"MySQL password for {args.user}: ") if sys.stdin.isatty() \
-            else sys.stdin.readline().rstrip("\r\n")
+    password = cli.admin_password(settings, args.user) if args.publisher_ids else None
     db = mysql_db.connect(settings, user=args.user if args.publisher_ids else None, password=password)
     try:
         if not args.publisher_ids:

@@ -38,6 +38,8 @@ MYSQL_DEADLOCK_ERRORS = {1205, 1213}
 MYSQL_LOST_CONNECTION_ERRORS = {2006, 2013, 2055, 1927, 4031}
 # Access denied for the user, to the database, unknown database.
 MYSQL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
+# A command or table this user may not use: the wrong user was configured or given.
+MYSQL_PERMISSION_ERRORS = {1142, 1143, 1227}
 # How often a transaction the server ended is run again, and the waits between (seconds):
 # long enough for a restarting server to come back.
 TRANSACTION_ATTEMPTS = 4
@@ -55,6 +57,11 @@ class DatabaseConnectionError(DatabaseError):
 
 class DatabaseLoginError(DatabaseConnectionError):
     """The server refused the user, its password or the database: a configuration error."""
+    exit_code = 2
+
+
+class DatabasePermissionError(DatabaseError):
+    """The user may not do this (DELETE, CREATE, a table): a configuration error."""
     exit_code = 2
 
 
@@ -216,6 +223,7 @@ class Database:
 
     engine = None
     placeholder = "%s"
+    table_options = ""        # what CREATE TABLE adds after the columns
 
     # Whether _insert_batch counts the rows whose key existed (MySQL: in the statement
     # itself); otherwise load_rows looks the keys up first (SQLite, one writer at a time).
@@ -463,6 +471,9 @@ class MySQLDatabase(Database):
 
     engine = "mysql"
     counts_existing_in_statement = True
+    # Explicit, whatever the database's default: on a latin1 database a site name such
+    # as 'Łódź Daily 🎉' would otherwise not fit, and its file stay pending forever.
+    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
 
     def __init__(self, host, port, user, password, database, connect_timeout=10, local_infile_dir=None,
                  tls=None):
@@ -518,6 +529,8 @@ class MySQLDatabase(Database):
             return DatabaseConnectionLostError(text)
         if errno in MYSQL_LOGIN_ERRORS:
             return DatabaseLoginError(text)
+        if errno in MYSQL_PERMISSION_ERRORS:
+            return DatabasePermissionError(text)
         return DatabaseError(text)
 
     def _alive(self):
@@ -925,17 +938,55 @@ def create_tables(db, ddl_by_name):
     for name, ddl in ddl_by_name.items():
         if db.table_exists(name):
             continue
-        db.execute_script([ddl])
+        db.execute_script([ddl + db.table_options])
         created.append(name)
     return created
 
 
-def grant_import_rights(db, user, tables):
-    """Give the importing user what the import path needs, and no more."""
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,80}", user):
-        raise ConfigurationError(f"--grant-to: {user!r} is not a plain MySQL user name")
-    for table in tables:
-        db.execute_script([f"GRANT SELECT, INSERT, UPDATE ON {db._quote(table)} TO '{user}'@'%'"])
+_ACCOUNT = re.compile(r"([A-Za-z0-9_.\-]{1,80})(?:@([A-Za-z0-9_.%:\-]{1,255}))?")
+
+
+def existing_accounts(db, account, option="--grant-to"):
+    """[(user, host)] for `account` ("NAME" or "NAME@HOST") that exist on the server.
+    NAME alone means every host NAME exists for. An account that does not exist is a
+    ConfigurationError: the suite never creates one (a GRANT to a missing account makes
+    it, with no password, on MariaDB)."""
+    match = _ACCOUNT.fullmatch(account or "")
+    if not match:
+        raise ConfigurationError(f"{option}: {account!r} is not NAME or NAME@HOST (a plain MySQL account)")
+    user, host = match.groups()
+    try:
+        hosts = [h.decode() if isinstance(h, bytes) else h
+                 for (h,) in db.fetch_all("SELECT Host FROM mysql.user WHERE User = %s", (user,))]
+    except DatabaseError as err:
+        raise ConfigurationError(f"{option}: cannot check that the account {user} exists ({err}); "
+                                 f"run this as a user that may read mysql.user") from None
+    if host is not None:
+        hosts = [h for h in hosts if h == host]
+    if not hosts:
+        named = f"'{user}'@'{host}'" if host is not None else f"'{user}'"
+        raise ConfigurationError(
+            f"{option}: the MySQL account {named} does not exist, and this program never creates one; "
+            f"create it first: CREATE USER '{user}'@'{host or 'HOST'}' IDENTIFIED BY '...'")
+    return [(user, h) for h in hosts]
+
+
+def grant(db, accounts, privileges, tables):
+    """GRANT `privileges` on `tables` to existing `accounts`; the session refuses to create
+    an account implicitly (NO_AUTO_CREATE_USER; MySQL 8 never does)."""
+    with contextlib.suppress(DatabaseError):      # MySQL 8 has no such mode, and needs none
+        db.execute_script(["SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_CREATE_USER')"])
+    for user, host in accounts:
+        for table in tables:
+            db.execute_script([f"GRANT {privileges} ON {db._quote(table)} TO {_literal(user)}@{_literal(host)}"])
+
+
+def grant_import_rights(db, account, tables):
+    """Give the importing account what the import path needs, and no more; returns the
+    accounts granted to."""
+    accounts = existing_accounts(db, account)
+    grant(db, accounts, "SELECT, INSERT, UPDATE", tables)
+    return accounts
 
 
 def _now_text(precise=False):

@@ -11,7 +11,6 @@ Publishers are then added by hand, for example:
     INSERT INTO prog_ix_publishers (publisher_id, publisher, country) VALUES (180280, 'Nordic News', 'SE');
 """
 
-import getpass
 import sys
 
 import cli
@@ -22,25 +21,27 @@ import settings as settings_module
 def build_parser():
     parser = cli.make_parser(__doc__)
     parser.add_argument("-u", "--user", help="MySQL user that may create tables (default: the configured user)")
-    parser.add_argument("--grant-to", metavar="USER", help="also grant SELECT, INSERT, UPDATE on them to USER@'%%'")
+    parser.add_argument("--grant-to", metavar="NAME[@HOST]",
+                        help="also grant SELECT, INSERT, UPDATE on them to this existing MySQL account (NAME alone: "
+                             "every host it exists for); an account is never created")
     return parser
 
 
 def main(args):
     settings = settings_module.load_settings()
-    password = None
-    if args.user and settings.get("PROGSALESDBENGINE") == "mysql":
-        password = getpass.getpass(f"MySQL password for {args.user}: ") if sys.stdin.isatty() \
-            else sys.stdin.readline().rstrip("\r\n")
+    password = cli.admin_password(settings, args.user)
     db = mysql_db.connect(settings, user=args.user, password=password)
+    granted = []
     try:
         created = mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
         if args.grant_to and db.engine == "mysql":
-            mysql_db.grant_import_rights(db, args.grant_to, list(mysql_db.REPORTING_TABLES))
+            granted = mysql_db.grant_import_rights(db, args.grant_to, list(mysql_db.REPORTING_TABLES))
     finally:
         db.close()
     existing = [t for t in mysql_db.REPORTING_TABLES if t not in created]
     print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
+    for user, host in granted:
+        print(f"granted SELECT, INSERT, UPDATE on them to '{user}'@'{host}'")
     return cli.EXIT_OK
 
 
