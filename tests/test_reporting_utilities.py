@@ -61,7 +61,7 @@ def test_report_create_db_tables_with_an_admin_user(mariadb, tmp_path):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     conn.close()
     as_importer = run("report-create-db-tables.py", env=env)
-    assert as_importer.returncode == 1 and "CREATE command denied" in as_importer.stderr
+    assert as_importer.returncode == 2 and "CREATE command denied" in as_importer.stderr
     created = run("report-create-db-tables.py", "-u", mariadb.admin_user, env=env, stdin=mariadb.admin_password + "\n")
     assert created.returncode == 0, created.stderr
     assert "created: prog_ix_publishers, prog_ix_stats, prog_ix_report_runs, prog_ix_report_queue" in created.stdout
