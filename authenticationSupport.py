@@ -15,7 +15,7 @@ import threading
 import time
 
 import authenticationAPI
-from errors import AuthenticationError
+from errors import AuthenticationError, CredentialsRefusedError
 
 log = logging.getLogger("authentication")
 
@@ -49,7 +49,7 @@ class ReportingTokens:
         try:
             answer = authenticationAPI.login(self._http, self._base_url, self._username, self._password)
         except AuthenticationError as err:
-            raise AuthenticationError(err.endpoint, err.status,
+            raise CredentialsRefusedError(err.endpoint, err.status,
                                       f"Index Exchange refused the login of {self._username} "
                                       f"(check INDEXEXCHANGEUSERNAME and INDEXEXCHANGEPASSWORD): "
                                       f"{err.server_message}", err.path) from None

@@ -64,7 +64,7 @@ class CalSummary(Tally):
             f"  columns kept in `other`: {', '.join(sorted(self.extra_columns)) or 'none'}",
             f"  time taken: {self.seconds:.1f} s",
         ]
-        return "\n".join(lines + [f"  problem: {p}" for p in self.problems])
+        return "\n".join(lines + self.problems_line())
 
 
 class CalRun:

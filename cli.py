@@ -1,17 +1,20 @@
 """What every script of the suite shares: -h, -D, logging, one-line errors, exit codes.
 
-Exit codes: 0 all done, 1 something failed (or is still pending), 2 usage or
-configuration error, 130 interrupted.
+Exit codes: 0 all done, 1 something failed at run time (or is still pending), 2 usage or
+configuration error (an option, a setting, a password refused, a missing table, an id
+that does not exist), 130 interrupted, 141 the reader of standard output went away.
 """
 
 import argparse
 import getpass
 import logging
+import os
 import sys
 
 from errors import ConfigurationError, SuiteError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141      # what a shell reports for a Unix tool stopped by SIGPIPE
 
 
 def make_parser(description, epilog=None):
@@ -30,8 +33,10 @@ def setup_logging(debug, verbose=False):
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%Y-%m-%dT%H:%M:%S%z", stream=sys.stderr, force=True)
-    # urllib3 at DEBUG prints every URL, query strings included; keep it at INFO.
-    logging.getLogger("urllib3").setLevel(logging.INFO)
+    # urllib3 logs each retry as a raw "Retrying (BoundedRetry(...))" warning; httpclient
+    # says one line per outage instead. Its own lines only with -D, and never its DEBUG
+    # lines, which carry every URL with its query string.
+    logging.getLogger("urllib3").setLevel(logging.INFO if debug else logging.ERROR)
 
 
 def run(main, parser, argv=None):
@@ -42,6 +47,11 @@ def run(main, parser, argv=None):
     prog = parser.prog
     try:
         code = main(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head -1`): stop quietly, as Unix tools do.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
@@ -57,6 +67,13 @@ def run(main, parser, argv=None):
               file=sys.stderr)
         code = EXIT_FAILED
     return code or EXIT_OK
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def id_list(text, option):

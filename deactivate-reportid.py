@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Deactivate report specs on Index Exchange by reportID and drop them from the reportID
-database (the main program then makes a new spec for those pairs when next needed)."""
+database (the main program then makes a new spec for those pairs when next needed).
+
+Exit codes: 0 done; 2 a reportID unknown both to Index Exchange and to the reportID
+database, or of an account this user may not see (the others are still done)."""
 
 import sys
 
 import cli
 import reportid_db
-import reportmanagementAPI
+import reportmanagementSupport
 import settings as settings_module
 from authenticationSupport import open_reporting_session
-from errors import NotFoundError, PermissionDeniedError
+from errors import ConfigurationError
 
 
 def build_parser():
@@ -21,21 +24,15 @@ def build_parser():
 def main(args):
     settings = settings_module.load_settings()
     database = reportid_db.ReportIdDB(settings.settings_store())
-    failed = 0
+    unknown = 0
     with open_reporting_session(settings) as session:
         for report_id in dict.fromkeys(args.report_ids):
             try:
-                reportmanagementAPI.deactivate_spec(session, report_id)
-                outcome = "deactivated"
-            except NotFoundError:
-                outcome = "not active on Index Exchange (unknown or already deactivated)"
-            except PermissionDeniedError as err:
-                print(f"{report_id}: {err}", file=sys.stderr)
-                failed += 1
-                continue
-            dropped = database.remove_report_ids([report_id])
-            print(f"{report_id}: {outcome}; {'dropped from' if dropped else 'not in'} the reportID database")
-    return cli.EXIT_FAILED if failed else cli.EXIT_OK
+                print(f"{report_id}: {reportmanagementSupport.deactivate_and_forget(session, database, report_id)}")
+            except ConfigurationError as err:
+                print(f"deactivate-reportid.py: {err}", file=sys.stderr)
+                unknown += 1
+    return cli.EXIT_USAGE if unknown else cli.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ class AuthenticationError(ApiError):
     """401: credentials, token or API key refused."""
 
 
+class CredentialsRefusedError(AuthenticationError):
+    """The configured user name and password were refused at login: a configuration
+    error (exit 2), found before anything else was sent."""
+    exit_code = 2
+
+
 class PermissionDeniedError(ApiError):
     """403: the object belongs to an account this user may not see."""
 
@@ -54,7 +60,12 @@ class RateLimitedError(ApiError):
     """429 after the retry budget ran out (or a Retry-After longer than the budget)."""
 
     def __init__(self, endpoint, status, message, path=None, retry_after=None):
-        hint = f" (server asks to wait {retry_after} s)" if retry_after else ""
+        try:
+            seconds = float(retry_after) if retry_after is not None else 0.0
+        except ValueError:       # an HTTP date: say it as the server did
+            seconds = None
+        # A Retry-After of 0 (or none) asks for nothing: it is not "wait 0 s".
+        hint = f" (server asks to wait {retry_after} s)" if seconds is None or seconds > 0 else ""
         super().__init__(endpoint, status, message + hint, path)
         self.retry_after = retry_after
 

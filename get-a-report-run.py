@@ -4,7 +4,8 @@ fileID named <fileID>.csv, with a publisher_id column added (the file itself doe
 which publisher it was run for: give it with -p; 0 when absent).
 
 Files Index Exchange does not hold (unknown, not ready, expired) or of another status
-than -s asks are reported and skipped. Exit 0 when every file came, 1 otherwise.
+than -s asks are reported and skipped. Exit 0 when every file came; 1 when a download
+failed (try again); 2 when a file is not there or not of the status asked for.
 """
 
 import csv
@@ -47,7 +48,7 @@ def with_publisher_id(source, target, publisher_id):
 def main(args):
     settings = settings_module.load_settings()
     folder = readwrite.ensure_folder(args.directory or settings.data_download_store())
-    missing = 0
+    missing = failed = 0
     with open_reporting_session(settings) as session:
         items = {item["fileID"]: item for item in reportdownloadAPI.list_files(session, file_ids=args.file_ids)}
         for file_id in dict.fromkeys(args.file_ids):
@@ -69,13 +70,15 @@ def main(args):
                     rows = with_publisher_id(raw, converted, args.publisher)
                 except SuiteError as err:
                     print(f"{file_id}: {err}", file=sys.stderr)
-                    missing += 1
+                    failed += 1
                     continue
                 target = os.path.join(folder, f"{file_id}.csv")
                 with open(converted, "rb") as f:
                     atomic_write(target, f.read(), mode=0o644)
             print(f"{file_id}: {rows} rows to {target}")
-    return cli.EXIT_FAILED if missing else cli.EXIT_OK
+    # A download that failed may work next time (1); an id not there, or not of the status
+    # asked for, is the caller's to fix (2).
+    return cli.EXIT_FAILED if failed else cli.EXIT_USAGE if missing else cli.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ def main(args):
                 raise ConfigurationError(f"{path} exists already; use -f to overwrite it")
             readwrite.write_template(settings, spec, name)
             print(f"{report_id}: saved as {path}")
-    return cli.EXIT_FAILED if failed else cli.EXIT_OK
+    # An id Index Exchange does not know, or will not show this user, is the caller's to fix.
+    return cli.EXIT_USAGE if failed else cli.EXIT_OK
 
 
 if __name__ == "__main__":

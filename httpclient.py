@@ -10,6 +10,7 @@ exceptions of errors.py, naming endpoint and status, never a secret.
 
 import logging
 import random
+import threading
 import time
 import urllib.parse
 
@@ -41,15 +42,17 @@ class BoundedRetry(Retry):
       end later is not made, and the last answer (or error) stands.
     """
 
-    def __init__(self, *args, max_wait=300.0, first_failure=None, **kwargs):
+    def __init__(self, *args, max_wait=300.0, first_failure=None, on_retry=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_wait = max_wait
         self.first_failure = first_failure
+        self.on_retry = on_retry          # on_retry(url, what failed, seconds to wait)
         self.next_wait = 0.0
 
     def new(self, **kwargs):
         kwargs.setdefault("max_wait", self.max_wait)
         kwargs.setdefault("first_failure", self.first_failure)
+        kwargs.setdefault("on_retry", self.on_retry)
         return super().new(**kwargs)
 
     def get_backoff_time(self):
@@ -74,11 +77,15 @@ class BoundedRetry(Retry):
         new.first_failure = self.first_failure or now
         retry_after = self._retry_after(response)
         wait = retry_after if retry_after else new.get_backoff_time()
+        last = f"HTTP {response.status}" if response is not None else _reason(error) if error else "failure"
         if now - new.first_failure + wait > self.max_wait:
-            last = f"HTTP {response.status}" if response is not None else _reason(error) if error else "failure"
             raise MaxRetryError(_pool, url, RetryBudgetExceeded(
                 f"{last}; retrying for {wait:.1f} s more would pass the bound of {self.max_wait:g} s"))
         new.next_wait = wait
+        if self.on_retry:
+            # urllib3 gives the path alone; the host is the pool's.
+            host = f"{_pool.scheme}://{_pool.host}:{_pool.port}" if _pool is not None else ""
+            self.on_retry(url if "://" in (url or "") else host + (url or ""), last, wait)
         return new
 
     def sleep(self, response=None):
@@ -147,12 +154,37 @@ class HttpClient:
             total=total_retries, connect=total_retries, read=total_retries, status=total_retries, other=0,
             redirect=3, allowed_methods=None, status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff_factor, backoff_max=backoff_max, backoff_jitter=jitter,
-            respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait)
+            respect_retry_after_header=True, raise_on_status=False, max_wait=max_wait, on_retry=self._retrying)
+        # One log line when the server starts failing, one when it answers again: not a
+        # line for every retry of every call (a cron mail of hundreds of lines says less).
+        self._outage_lock = threading.Lock()
+        self._outage_since = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"{SUITE_NAME}/{SUITE_VERSION} python-requests/{requests.__version__}"
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=self.retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+
+    def _retrying(self, url, failure, wait):
+        with self._outage_lock:
+            starting = self._outage_since is None
+            if starting:
+                self._outage_since = time.monotonic()
+        parts = urllib.parse.urlsplit(url)
+        if starting:
+            log.warning("%s is not answering as it should (%s on %s); retrying, each call for up to %g s",
+                        parts.netloc, failure, parts.path, self.max_wait)
+        else:
+            log.debug("%s on %s; retrying in %.1f s", failure, parts.path, wait)
+
+    def _answered(self, url):
+        if self._outage_since is None:
+            return
+        with self._outage_lock:
+            since, self._outage_since = self._outage_since, None
+        if since is not None:
+            log.warning("%s answers again (after %.0f s)", urllib.parse.urlsplit(url).netloc,
+                        time.monotonic() - since)
 
     @classmethod
     def from_settings(cls, settings, **overrides):
@@ -188,6 +220,8 @@ class HttpClient:
             raise ApiUnavailableError(endpoint, None, f"connection failed after retries: {_reason(err)}",
                                       path) from None
         log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000)
+        if response.status_code not in RETRY_STATUSES:
+            self._answered(url)
         return response
 
     def request(self, method, url, endpoint, *, bearer=None, basic=None, headers=None, **kwargs):
@@ -241,7 +275,7 @@ class HttpClient:
             wait = min(self.backoff_max, self.backoff_factor * 2 ** (attempt - 1)) + random.uniform(0, self.jitter)
             if attempt == attempts or waited + wait > self.max_wait:
                 break
-            log.warning("%s: answer cut short (%s); trying again in %.1f s", endpoint, _reason(failure), wait)
+            self._retrying(url, f"answer cut short ({_reason(failure)})", wait)
             time.sleep(wait)
             waited += wait
         raise ApiUnavailableError(endpoint, None, f"answer cut short {attempt} times: {_reason(failure)}",

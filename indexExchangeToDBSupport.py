@@ -94,8 +94,7 @@ class Summary(Tally):
             f"{self.rows_rejected} rejected",
             f"  time taken: {self.seconds:.1f} s",
         ]
-        lines += [f"  problem: {p}" for p in self.problems]
-        return "\n".join(lines)
+        return "\n".join(lines + self.problems_line())
 
 
 # --- checks before any call ---------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 import unicodedata
 
 import reportmanagementAPI
-from errors import NotFoundError
+from errors import ConfigurationError, NotFoundError, PermissionDeniedError
 
 TITLE_MIDDLE = "taken from Prog API Temporary AutoUploaded report by"
 MAX_TITLE = 255
@@ -92,3 +92,22 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
 def _record(publisher_id, report_name, report_id, fingerprint_value, title):
     return {"publisher_id": int(publisher_id), "report_name": report_name, "reportID": int(report_id),
             "fingerprint": fingerprint_value, "title": title, "saved_at": time.time()}
+
+
+def deactivate_and_forget(session, reportid_db, report_id):
+    """Deactivate a spec on Index Exchange and drop it from the reportID database (the
+    main program then makes a new spec for its pair when next needed). Returns what was
+    done, as text. A reportID neither Index Exchange nor the database knows, or one of an
+    account this user may not see, is a ConfigurationError."""
+    try:
+        reportmanagementAPI.deactivate_spec(session, report_id)
+        outcome = "deactivated"
+    except NotFoundError:
+        outcome = "not active on Index Exchange (already deactivated)"
+    except PermissionDeniedError as err:
+        raise ConfigurationError(f"reportID {report_id}: {err}") from None
+    dropped = reportid_db.remove_report_ids([report_id])
+    if not dropped and outcome != "deactivated":
+        raise ConfigurationError(f"reportID {report_id}: unknown to Index Exchange (or deactivated) and not in "
+                                 f"the reportID database")
+    return f"{outcome}; {'dropped from' if dropped else 'not in'} the reportID database"

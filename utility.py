@@ -73,6 +73,12 @@ class Tally:
     logger = logging.getLogger("suite")   # subclasses name their program's logger
 
     def problem(self, text):
+        """Note a problem: logged once, now (a summary counts them, not repeats them)."""
         with self.lock:
             self.problems.append(text)
         self.logger.warning("%s", text)
+
+    def problems_line(self):
+        """The summary's line about problems ([] when there were none)."""
+        count = len(self.problems)
+        return [f"  problems: {count}, each logged above"] if count else []

@@ -225,6 +225,35 @@ def test_script_summary_and_exit_codes(ix, sim):
     assert pending.returncode == 1 and "4 pending" in pending.stdout
 
 
+def test_each_problem_is_printed_once_with_the_summary(ix, sim):
+    sim.configure(run_delay=100000)
+    result = ix.script("-R", "-r", "0", "-l", str(ix.publishers[0]), REPORTS[0])
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert output.count("not ready after 0 s; collected next time") == 1, output
+    assert "problems: 1, each logged above" in result.stdout
+
+
+def test_index_exchange_down_is_one_line_per_outage_not_raw_retries(ix, sim):
+    sim.faults.add("*", "503", count=100000)
+    ix.env["INDEXEXCHANGEMAXRETRYWAIT"] = "2"
+    result = ix.script("-l", str(ix.publishers[0]), REPORTS[0])
+    assert result.returncode == 1
+    assert "Retrying (" not in result.stderr and "BoundedRetry" not in result.stderr
+    host = sim.base_url.split("//")[1]
+    assert result.stderr.count(f"{host} is not answering as it should (HTTP 503 on /api/authentication/v1/login)") == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "index-exchange-to-db.py: ServerError: reporting login (/api/authentication/v1/login): HTTP 503")
+
+
+def test_a_wrong_password_is_a_configuration_error(ix, sim):
+    ix.env["INDEXEXCHANGEPASSWORD"] = "wrong-password-123"
+    result = ix.script(REPORTS[0])
+    assert result.returncode == 2
+    assert "CredentialsRefusedError" in result.stderr and "wrong-password-123" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_script_rejects_unknown_publisher_and_bad_options(ix, sim):
     unknown = ix.script("-l", f"{ix.publishers[0]},777", REPORTS[0])
     assert unknown.returncode == 2 and "777 not in prog_ix_publishers" in unknown.stderr

@@ -54,7 +54,7 @@ def test_get_a_report_run_defaults_and_reports_missing_files(ix, sim, tmp_path):
     file_id, _ = new_file(sim, ix.publishers[0])
     target = tmp_path / "out"
     result = run(ix, "get-a-report-run.py", "-d", str(target), str(file_id), "999")
-    assert result.returncode == 1
+    assert result.returncode == 2, "an id that is not there is the caller's to fix"
     assert "999: not available" in result.stderr
     rows = list(csv.reader(open(target / f"{file_id}.csv", newline="", encoding="utf-8")))
     assert {r[-1] for r in rows[1:]} == {"0"}
@@ -66,7 +66,7 @@ def test_get_a_report_run_status_filter(ix, sim, tmp_path):
     used, _ = new_file(sim, ix.publishers[0], "Used one")
     assert run(ix, "get-a-report-run.py", str(used)).returncode == 0
     result = run(ix, "get-a-report-run.py", "-s", "new", "-d", str(tmp_path / "new"), str(fresh), str(used))
-    assert result.returncode == 1 and f"{used}: status downloaded, not new" in result.stderr
+    assert result.returncode == 2 and f"{used}: status downloaded, not new" in result.stderr
     assert os.listdir(tmp_path / "new") == [f"{fresh}.csv"]
 
 
@@ -116,11 +116,22 @@ def test_deactivate_reportid(ix, sim):
     ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
     report_id = reportids(ix).get(ix.publishers[0], REPORTS[0])["reportID"]
     result = run(ix, "deactivate-reportid.py", str(report_id), "424242")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, "424242 is known to nobody: the caller's to fix"
     assert f"{report_id}: deactivated; dropped from the reportID database" in result.stdout
-    assert "424242: not active on Index Exchange" in result.stdout
+    assert "reportID 424242: unknown to Index Exchange (or deactivated) and not in the reportID database" \
+        in result.stderr
     assert not sim.spec(report_id)[1] and reportids(ix).all() == {}
     assert ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]]).specs_created == 1
+
+
+def test_deactivate_reportid_of_a_spec_deactivated_already_forgets_it(ix, sim):
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    report_id = reportids(ix).get(ix.publishers[0], REPORTS[0])["reportID"]
+    sim.deactivate_spec(report_id)
+    result = run(ix, "deactivate-reportid.py", str(report_id))
+    assert result.returncode == 0, result.stderr
+    assert f"{report_id}: not active on Index Exchange (already deactivated); dropped from" in result.stdout
+    assert reportids(ix).all() == {}
 
 
 # --- the reportID database as JSON --------------------------------------------------------
@@ -205,3 +216,15 @@ def test_every_utility_has_help_and_debug(script):
     result = subprocess.run([sys.executable, os.path.join(ROOT, script), "-h"], capture_output=True, text=True,
                             env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]})
     assert result.returncode == 0 and "-D" in result.stdout and "usage:" in result.stdout
+
+
+def test_output_into_a_closed_pipe_stops_quietly(ix, sim):
+    ix.run()
+    reader, writer = os.pipe()
+    os.close(reader)                  # the reader is gone before anything is written, as with `| head -0`
+    listing = subprocess.Popen([sys.executable, os.path.join(ROOT, "get-list-active-reports.py")], env=ix.env,
+                               cwd=ROOT, stdout=writer, stderr=subprocess.PIPE)
+    os.close(writer)
+    _, errors = listing.communicate(timeout=60)
+    assert listing.returncode == 141
+    assert errors == b"", errors.decode()
