@@ -6,7 +6,7 @@ token per API key before the old one expires (CAL has no refresh). Both are safe
 share between threads: one thread renews, the others wait for its result.
 
 AuthorizedSession sends a request with the current token and, after a 401, renews
-the token and tries exactly once more.
+the token and tries again, up to RENEWALS_PER_CALL times.
 """
 
 import contextlib
@@ -19,6 +19,8 @@ from errors import AuthenticationError, CredentialsRefusedError
 
 log = logging.getLogger("authentication")
 
+# A call whose token is refused is tried again with a renewed one this many times.
+RENEWALS_PER_CALL = 3
 # Renew this long before expiry: a minute, or a fifth of a short lifetime.
 MAX_RENEW_MARGIN = 60.0
 
@@ -122,13 +124,17 @@ class AuthorizedSession:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
     def _with_token(self, call):
-        token = self.tokens.token()
-        try:
-            return call(token)
-        except AuthenticationError:
-            # The token was refused before its time (revoked, clock skew): renew, try once more.
-            self.tokens.invalidate(token)
-            return call(self.tokens.token())
+        for renewal in range(RENEWALS_PER_CALL + 1):
+            token = self.tokens.token()
+            try:
+                return call(token)
+            except AuthenticationError:
+                # Refused before its time (revoked, clock skew): renew and try again. The
+                # new token can be revoked too while many threads work (it happens), so
+                # again, but boundedly: a server refusing every token is an error.
+                if renewal == RENEWALS_PER_CALL:
+                    raise
+                self.tokens.invalidate(token)
 
     def request(self, method, path, endpoint, **kwargs):
         return self._with_token(lambda token: self.http.request(method, self.url(path), endpoint,

@@ -6,7 +6,7 @@ import pytest
 
 import authenticationAPI
 import settings
-from authenticationSupport import AuthorizedSession, CalTokens, ReportingTokens, reporting_session
+from authenticationSupport import RENEWALS_PER_CALL, AuthorizedSession, CalTokens, ReportingTokens, reporting_session
 from errors import AuthenticationError
 
 SPECS = "/api/reporting/agg/v1/report-specs/info"
@@ -74,14 +74,22 @@ def test_a_401_mid_run_renews_and_retries_once(sim, http, tokens):
     assert calls["spec_list"] == 3 and calls["refresh"] == 1 and calls["login"] == 1
 
 
-def test_a_second_401_is_an_error_not_a_loop(sim, http, tokens):
+def test_a_token_revoked_again_during_the_retry_is_renewed_again(sim, http, tokens):
+    session = AuthorizedSession(http, sim.base_url, tokens)
+    tokens.token()
+    sim.faults.add("spec_list", "expire", count=2)   # the renewed token dies too
+    assert session.request("GET", SPECS, "list report specs").status_code == 200
+    assert sim.stats()["calls"]["spec_list"] == 3
+
+
+def test_refusing_every_token_is_an_error_not_a_loop(sim, http, tokens):
     session = AuthorizedSession(http, sim.base_url, tokens)
     tokens.token()
     sim.configure(access_token_lifetime=0)        # every token the server issues is already dead
     sim.expire_tokens()
     with pytest.raises(AuthenticationError):
         session.request("GET", SPECS, "list report specs")
-    assert sim.stats()["calls"]["spec_list"] == 2
+    assert sim.stats()["calls"]["spec_list"] == 1 + RENEWALS_PER_CALL
 
 
 def test_threads_share_one_renewal(sim, http, clock):
