@@ -5,14 +5,13 @@ bad key or failing file is reported and the others go on."""
 import dataclasses
 import logging
 import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import calAPI
 import calSupport
 import mysql_db
+import readwrite
 from authenticationSupport import AuthorizedSession, CalTokens
 from errors import AuthenticationError, ConfigurationError, SuiteError
 from httpclient import HttpClient
@@ -23,6 +22,7 @@ log = logging.getLogger("cal-downloads")
 PER_PUBLISHER_MAPPINGS = ("campaigns", "deals", "sites")
 SHARED_MAPPINGS = ("buyers", "dsps", "partners")
 DEFAULT_WORKERS = 4
+DOWNLOAD_FOLDER_PREFIX = "ix-cal-"
 
 
 @dataclasses.dataclass
@@ -98,7 +98,12 @@ class CalRun:
             raise ConfigurationError(f"-P must be 1..32, got {self.options.workers}")
         base_url = self.settings.url("INDEXEXCHANGEBASEURL")
         identity_url = self.settings.url("INDEXEXCHANGEIDENTITYURL")
-        self.folder = tempfile.mkdtemp(prefix="ix-cal-")
+        with readwrite.run_folder(DOWNLOAD_FOLDER_PREFIX) as self.folder:
+            self._run_in_folder(base_url, identity_url)
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _run_in_folder(self, base_url, identity_url):
         self.connections = mysql_db.ConnectionPerThread(self.settings)
         own_http = self.http is None
         try:
@@ -125,11 +130,8 @@ class CalRun:
                     future.result()
         finally:
             self.connections.close()
-            shutil.rmtree(self.folder, ignore_errors=True)
             if own_http and self.http is not None:
                 self.http.close()
-        self.summary.seconds = time.monotonic() - started
-        return self.summary
 
     def _load_mapping(self, db, name, items, publisher_id=None):
         rows, creatives = calSupport.mapping_rows(name, items)

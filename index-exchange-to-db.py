@@ -8,7 +8,8 @@ report_to_db_table_mapping.py names, with publisher_id added. Files left pending
 earlier runs are collected first.
 
 Exit codes: 0 all loaded; 1 something is pending or failed (it is collected next run);
-2 usage or configuration error (nothing was sent to Index Exchange).
+2 usage or configuration error (nothing was sent to Index Exchange); 130 interrupted
+(Ctrl-C stops promptly; what was asked for stays pending, and -R still prints the summary).
 
 Example (cron):
   index-exchange-to-db.py -R "Generic Revenue Report" "Generic Revenue Report for today only"
@@ -66,6 +67,8 @@ def main(args):
     summary = ImportRun(settings, options, progress=progress).run()
     if args.report:
         print(summary.text())
+    if summary.interrupted:
+        return cli.EXIT_INTERRUPTED
     return cli.EXIT_OK if summary.complete else cli.EXIT_FAILED
 
 

@@ -38,6 +38,7 @@ DEFAULT_WORKERS = 20          # well under Index Exchange's 50 runs in progress
 MAX_WORKERS = 50
 SECONDS_PER_RETRY = 10        # -r N waits up to N x 10 s for a file, as the seed's retries did
 FILE_RETENTION_DAYS = 30
+DOWNLOAD_FOLDER_PREFIX = "ix-reports-"
 
 
 @dataclasses.dataclass
@@ -73,13 +74,15 @@ class Summary(Tally):
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_rejected: int = 0
+    pairs_not_begun: int = 0          # Ctrl-C came first
+    interrupted: bool = False
     seconds: float = 0.0
 
     logger = log
 
     @property
     def complete(self):
-        return not (self.files_pending or self.pairs_queued or self.files_expired)
+        return not (self.files_pending or self.pairs_queued or self.files_expired or self.interrupted)
 
     def text(self):
         lines = [
@@ -94,7 +97,14 @@ class Summary(Tally):
             f"{self.rows_rejected} rejected",
             f"  time taken: {self.seconds:.1f} s",
         ]
+        if self.interrupted:
+            lines.append(f"  interrupted: {self.pairs_not_begun} pairs not begun, their files and the pending "
+                         f"ones are collected by the next run")
         return "\n".join(lines + self.problems_line())
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C: this worker stops where it is; its file stays pending."""
 
 
 # --- checks before any call ---------------------------------------------------------------
@@ -152,6 +162,7 @@ class ImportRun:
         self.progress = progress
         self.summary = Summary()
         self.username = None
+        self.stopping = threading.Event()      # set by Ctrl-C: every worker stops at its next step
 
     def run(self):
         started = time.monotonic()
@@ -168,10 +179,16 @@ class ImportRun:
         self.keep_dir = None
         if options.keep_files:
             self.keep_dir = readwrite.ensure_folder(options.download_dir or self.settings.data_download_store())
-        # Downloads go to a folder of this run's own, never shared with another copy of
-        # the program (which could rewrite a file while this one loads it).
-        self.download_dir = tempfile.mkdtemp(prefix="ix-reports-")
-        # Files are bulk-loaded from the download folder, and from nowhere else.
+        with readwrite.run_folder(DOWNLOAD_FOLDER_PREFIX) as self.download_dir:
+            self._run_in_folder()
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _run_in_folder(self):
+        options = self.options
+        # Downloads go to a folder of this run's own (self.download_dir), never shared with
+        # another copy of the program (which could rewrite a file while this one loads
+        # it); files are bulk-loaded from there, and from nowhere else.
         self.connections = mysql_db.ConnectionPerThread(self.settings, local_infile_dir=self.download_dir)
         try:
             db = self.connections.get()
@@ -207,9 +224,6 @@ class ImportRun:
                     self.http.close()
         finally:
             self.connections.close()
-            shutil.rmtree(self.download_dir, ignore_errors=True)
-        self.summary.seconds = time.monotonic() - started
-        return self.summary
 
     def _add_queued_report(self, db, name):
         try:
@@ -237,10 +251,21 @@ class ImportRun:
             self.progress.start(len(tasks))
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="pair") as pool:
             futures = [pool.submit(self._guarded, *task) for task in tasks]
-            for future in as_completed(futures):
-                future.result()
-                if self.progress:
-                    self.progress.step()
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    if self.progress:
+                        self.progress.step()
+            except KeyboardInterrupt:
+                # Stop promptly: pairs not begun are not begun, waiting stops, a load under
+                # way finishes its transaction; what was asked for stays pending for the
+                # next run, which collects it first.
+                self.stopping.set()
+                not_begun = sum(future.cancel() for future in futures)
+                self.summary.interrupted = True
+                self.summary.add(pairs_not_begun=not_begun)
+                log.warning("interrupted: %d pairs not begun; stopping the rest, their files stay pending",
+                            not_begun)
         if self.progress:
             self.progress.finish()
 
@@ -264,6 +289,8 @@ class ImportRun:
     # --- one pair -------------------------------------------------------------------------
 
     def _process_pair(self, pair, active, listed_at, before, done):
+        if self.stopping.is_set():
+            return
         publisher_id, name = pair
         db = self.connections.get()
         template, table = self.templates[name], self.tables[name]
@@ -312,7 +339,7 @@ class ImportRun:
         where = f"publisher {publisher_id}, report {name!r}, file {file_id}"
         path = None
         try:
-            item = reportdownloadSupport.wait_for_file(self.session, file_id, max_wait)
+            item = reportdownloadSupport.wait_for_file(self.session, file_id, max_wait, sleep=self._pause)
             if item is None:
                 if expired:
                     mysql_db.mark_report_run_problem(db, file_id, "expired on Index Exchange", status="expired")
@@ -338,12 +365,18 @@ class ImportRun:
                 self._keep(path, file_id)
             if before is not None:
                 before.wait()
+            if self.stopping.is_set():
+                raise RunInterrupted()
             template = self.templates.get(name)
             result = reportdownloadWrapper.load_report_file(
                 db, path, table, publisher_id, file_id=file_id, time_range=time_range,
                 expected_fields=template["querySpec"]["fields"] if template else None)
         except reportdownloadWrapper.AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)
+            return False
+        except RunInterrupted:
+            self.summary.add(files_pending=1)
+            log.info("%s: interrupted; pending for the next run", where)
             return False
         except (SuiteError, OSError) as err:
             rejected = reportdownloadSupport.count_data_rows(path) if path and os.path.exists(path) else 0
@@ -365,6 +398,11 @@ class ImportRun:
         log.info("%s: %d rows into %s (%d new, %d updated, %s)%s", where, result.rows, table, result.inserted,
                  result.updated, result.method, " (left by an earlier run)" if earlier else "")
         return True
+
+    def _pause(self, seconds):
+        """The waiting between polls: cut short by Ctrl-C."""
+        if self.stopping.wait(seconds):
+            raise RunInterrupted()
 
     def _keep(self, path, file_id):
         """-n: a copy in the data download store, put in place by an atomic rename."""

@@ -1,7 +1,14 @@
-"""Reading and writing the suite's local files: report templates in the templates store."""
+"""Reading and writing the suite's local files: report templates in the templates store,
+and the private scratch folder of a run."""
 
+import contextlib
+import fcntl
+import glob
 import json
 import os
+import shutil
+import tempfile
+import time
 
 from errors import ConfigurationError
 from utility import atomic_write
@@ -54,3 +61,53 @@ def ensure_folder(path):
     except OSError as err:
         raise ConfigurationError(f"cannot create folder {path}: {err.strerror}") from None
     return path
+
+
+ALIVE_FILE = ".alive"
+# A folder without its lock file is left alone this long: its run may be creating it.
+UNLOCKED_GRACE_SECONDS = 3600
+
+
+@contextlib.contextmanager
+def run_folder(prefix):
+    """A private scratch folder for one run (downloads), removed at the end. It holds a
+    lock for the run's life, so a later run can tell a folder left by a killed run (lock
+    free) from a live one, and removes those first: a kill -9 leaves nothing behind for
+    longer than one run."""
+    remove_dead_run_folders(prefix)
+    path = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+    handle = open(os.path.join(path, ALIVE_FILE), "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield path
+    finally:
+        handle.close()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_dead_run_folders(prefix, folder=None):
+    """Remove the scratch folders of runs that are no longer alive; returns their paths."""
+    removed = []
+    for path in glob.glob(os.path.join(folder or tempfile.gettempdir(), f"{prefix}*")):
+        if not os.path.isdir(path) or os.path.islink(path):
+            continue
+        lock_path = os.path.join(path, ALIVE_FILE)
+        try:
+            handle = open(lock_path, "r")
+        except FileNotFoundError:
+            # Not yet locked by a run starting now, or left by an older version of the suite.
+            with contextlib.suppress(OSError):
+                if time.time() - os.stat(path).st_mtime > UNLOCKED_GRACE_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+            continue
+        except OSError:
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue        # its run is alive
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

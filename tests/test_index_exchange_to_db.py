@@ -432,3 +432,43 @@ def test_a_queued_pair_waits_for_a_run_that_includes_its_publisher(ix, sim):
     own = ix.run(reports=REPORTS[1:], publisher_ids=[first])
     assert own.complete and own.files_loaded == 2
     assert ix.rows("SELECT status FROM prog_ix_report_queue") == [("done",)]
+
+
+# --- Ctrl-C and kills -------------------------------------------------------------------
+
+def start_and_wait_for_runs(ix, sim, tmp_path, runs):
+    """The program as a subprocess with its own TMPDIR, once it has asked for `runs` runs
+    whose files will never be ready."""
+    sim.configure(run_delay=10 ** 6)
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    ix.env["TMPDIR"] = str(tmp_path / "tmp")
+    process = ix.script("-R", "-r", "30", *REPORTS, wait=False)
+    while sim.stats()["calls"].get("run_create", 0) < runs:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.02)
+    return process
+
+
+def test_ctrl_c_stops_promptly_prints_the_summary_and_leaves_files_pending(ix, sim, tmp_path):
+    process = start_and_wait_for_runs(ix, sim, tmp_path, runs=8)
+    process.send_signal(signal.SIGINT)
+    # -r 30 would wait 300 s for these files: a prompt stop is what ends it long before.
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Activity summary" in out and "8 pending" in out and "interrupted: 0 pairs not begun" in out
+    assert "Traceback" not in err
+    assert ix.run_statuses() == {"pending": 8}
+    assert os.listdir(tmp_path / "tmp") == [], "its download folder is removed"
+
+
+def test_a_killed_runs_download_folder_is_removed_by_the_next_run(ix, sim, tmp_path):
+    process = start_and_wait_for_runs(ix, sim, tmp_path, runs=1)
+    process.kill()
+    process.wait()
+    left = os.listdir(tmp_path / "tmp")
+    assert len(left) == 1 and left[0].startswith(f"ix-reports-{process.pid}-")
+    sim.configure(run_delay=0)
+    sim.advance_clock(10 ** 6)            # the killed run's file is ready now too
+    again = ix.script("-r", "1", *REPORTS)
+    assert again.returncode == 0, again.stderr
+    assert os.listdir(tmp_path / "tmp") == []
