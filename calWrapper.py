@@ -13,7 +13,8 @@ import calSupport
 import mysql_db
 import readwrite
 from authenticationSupport import AuthorizedSession, CalTokens
-from errors import AuthenticationError, ConfigurationError, SuiteError
+from errors import (ApiError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
+                    SuiteError)
 from httpclient import HttpClient
 from utility import Tally, mask_secret
 
@@ -21,6 +22,7 @@ log = logging.getLogger("cal-downloads")
 
 PER_PUBLISHER_MAPPINGS = ("campaigns", "deals", "sites")
 SHARED_MAPPINGS = ("buyers", "dsps", "partners")
+EXCHANGE_RATES = "exchange_rates"
 DEFAULT_WORKERS = 4
 DOWNLOAD_FOLDER_PREFIX = "ix-cal-"
 
@@ -47,6 +49,7 @@ class CalSummary(Tally):
     sentinels: int = 0            # non-integers stored as -9999
     seconds: float = 0.0
     extra_columns: set = dataclasses.field(default_factory=set)
+    notices: list = dataclasses.field(default_factory=list)   # worth knowing, not failures
 
     logger = log
 
@@ -62,6 +65,7 @@ class CalSummary(Tally):
             f"  log files: {self.files_loaded} loaded, {self.files_skipped} already loaded, {self.files_failed} failed",
             f"  log rows: {self.rows_loaded} loaded; {self.sentinels} non-integer values stored as -9999",
             f"  columns kept in `other`: {', '.join(sorted(self.extra_columns)) or 'none'}",
+            *[f"  notice: {notice}" for notice in self.notices],
             f"  time taken: {self.seconds:.1f} s",
         ]
         return "\n".join(lines + self.problems_line())
@@ -126,7 +130,7 @@ class CalRun:
             if self.options.mappings:
                 self._shared_mappings(sessions)
             with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="cal") as pool:
-                for future in [pool.submit(self._publisher, p, s) for p, s in sessions]:
+                for future in [pool.submit(self._guarded_publisher, p, s) for p, s in sessions]:
                     future.result()
         finally:
             self.connections.close()
@@ -147,19 +151,44 @@ class CalRun:
         self.summary.add(mapping_rows=result.rows)
 
     def _shared_mappings(self, sessions):
-        """Buyers, dsps, partners and exchange rates: the same for everyone, fetched once,
-        with the first key that works."""
+        """Buyers, dsps, partners and exchange rates: the same for everyone, each fetched
+        once with the first key that can, and each reported on its own. Exchange rates are
+        an optional API: when no key may use it (403, 404), that is a notice, not a failure."""
         db = self.connections.get()
-        for publisher_id, session in sessions:
-            try:
-                for name in SHARED_MAPPINGS:
-                    self._load_mapping(db, name, calAPI.get_mapping(session, name))
-                self._load_mapping(db, "exchange_rates", calAPI.get_exchange_rates(session))
-                return
-            except SuiteError as err:
-                log.warning("shared mappings with publisher %s's key: %s", publisher_id, err)
-        self.summary.add(mappings_failed=1)
-        self.summary.problem("shared mappings (buyers, dsps, partners, exchange rates): no key could fetch them")
+        for name in SHARED_MAPPINGS + (EXCHANGE_RATES,):
+            refusals = []
+            for publisher_id, session in sessions:
+                try:
+                    items = calAPI.get_exchange_rates(session) if name == EXCHANGE_RATES \
+                        else calAPI.get_mapping(session, name)
+                except ApiError as err:
+                    log.info("shared mapping %s with publisher %s's key: %s", name, publisher_id, err)
+                    refusals.append(err)
+                    continue
+                try:
+                    self._load_mapping(db, name, items)
+                except SuiteError as err:
+                    self.summary.add(mappings_failed=1)
+                    self.summary.problem(f"shared mapping {name}: {err}")
+                break
+            else:
+                if name == EXCHANGE_RATES and refusals and \
+                        all(isinstance(e, (PermissionDeniedError, NotFoundError)) for e in refusals):
+                    self.summary.notices.append("exchange rates: not enabled for these keys; skipped")
+                    log.info("exchange rates not enabled for these API keys (%s); skipped", refusals[-1])
+                    continue
+                self.summary.add(mappings_failed=1)
+                last = f": {refusals[-1]}" if refusals else ""
+                self.summary.problem(f"shared mapping {name}: no key could fetch it{last}")
+
+    def _guarded_publisher(self, publisher_id, session):
+        """One publisher's unexpected failure is reported; the others go on."""
+        try:
+            self._publisher(publisher_id, session)
+        except Exception as err:  # one publisher must not sink the others or the summary
+            log.debug("publisher %s failed", publisher_id, exc_info=True)
+            self.summary.add(publishers_failed=1)
+            self.summary.problem(f"publisher {publisher_id}: unexpected {type(err).__name__}: {err}")
 
     def _publisher(self, publisher_id, session):
         db = self.connections.get()
@@ -183,7 +212,12 @@ class CalRun:
             self.summary.add(publishers_failed=1)
             self.summary.problem(f"publisher {publisher_id}: {err}")
             return
-        loaded = mysql_db.cal_loaded_files(db, publisher_id) if files else {}
+        try:
+            loaded = mysql_db.cal_loaded_files(db, publisher_id) if files else {}
+        except SuiteError as err:
+            self.summary.add(publishers_failed=1)
+            self.summary.problem(f"publisher {publisher_id}: cannot read the download log: {err}")
+            return
         for cal_file in files:
             if calSupport.needs_loading(cal_file, loaded):
                 self._file(db, session, cal_file)

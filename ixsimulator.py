@@ -75,6 +75,7 @@ class SimConfig:
     cal_late_rows: int = 10                # auctions added by each bout of late data
     cal_max_bid_parts: int = 2             # bid files come in 1..this many parts
     cal_extra_columns: tuple = ()          # newer files carry more columns
+    exchange_rates_enabled: bool = True    # an optional API: off, it answers 403
     public_base_url: str = ""              # host written into downloadURLs; "" = this server
 
 
@@ -885,6 +886,8 @@ class IXSimulator:
 
     def _exchange_rates(self, params, query, headers, body):
         self._check_cal_token(headers)
+        if not self.config.exchange_rates_enabled:
+            raise SimError(403, "exchange rates are not enabled for this account")
         date_text = query.get("date", [None])[-1]
         try:
             date = dt.date.fromisoformat(date_text) if date_text else self.today()

@@ -9,6 +9,7 @@ import pytest
 
 import mysql_db
 from calenv import CalEnv
+from httpclient import HttpClient
 
 
 @pytest.fixture
@@ -41,6 +42,31 @@ def test_mappings_per_publisher_and_shared(cal, sim):
     calls = sim.stats()["calls"]
     assert calls["cal_mapping"] == 3 + 3 * len(cal.publishers), "shared mappings fetched once"
     assert calls["cal_token"] == len(cal.publishers), "publisher 0 is a placeholder, skipped"
+
+
+def test_exchange_rates_not_enabled_is_a_notice_not_a_failure(cal, sim):
+    sim.configure(exchange_rates_enabled=False)
+    summary = cal.run()
+    assert summary.complete, summary.problems
+    assert summary.problems == [] and "exchange rates: not enabled for these keys; skipped" in summary.text()
+    assert cal.count("prog_ix_buyer_mapping") == len(sim.world.buyers)
+    assert cal.count("prog_ix_exchange_rates") == 0
+    assert sim.stats()["calls"]["exchange_rates"] == len(cal.publishers), "every key was asked once"
+
+
+def test_each_shared_mapping_is_reported_on_its_own(cal, sim):
+    sim.faults.add("exchange_rates", "500", count=1000)
+    cal.http = HttpClient(timeout=5, max_wait=0.3, backoff_factor=0.05, backoff_max=0.1, jitter=0)
+    try:
+        summary = cal.run()
+    finally:
+        cal.http.close()
+    assert not summary.complete
+    assert len(summary.problems) == 1 and summary.problems[0].startswith(
+        "shared mapping exchange_rates: no key could fetch it: get CAL exchange rates")
+    assert "buyers" not in summary.problems[0]
+    assert cal.count("prog_ix_buyer_mapping") == len(sim.world.buyers)
+    assert cal.count("prog_ix_dsp_mapping") == len(sim.world.dsps)
 
 
 def test_mappings_rerun_updates_in_place(cal, sim):
