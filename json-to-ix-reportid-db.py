@@ -3,13 +3,11 @@
 ix-reportid-db-to-json.py writes it. A file that is not valid JSON or not of that shape
 is refused with the reason, and the database stays as it was."""
 
-import json
 import sys
 
 import cli
 import reportid_db
 import settings as settings_module
-from errors import ConfigurationError
 
 
 def build_parser():
@@ -20,14 +18,7 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    try:
-        with open(args.file, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise ConfigurationError(f"{args.file}: no such file") from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ConfigurationError(f"{args.file}: not valid JSON: {err}") from None
-    records = reportid_db.validate_records(data, args.file)
+    records = reportid_db.read_records_file(args.file)
     reportid_db.ReportIdDB(settings.settings_store()).replace_all(records)
     print(f"reportID database now holds {len(records)} records from {args.file}")
     return cli.EXIT_OK

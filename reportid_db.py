@@ -14,6 +14,7 @@ import contextlib
 import dbm.dumb
 import fcntl
 import hashlib
+import json
 import os
 import shelve
 import shutil
@@ -137,6 +138,30 @@ def _fsync_folder(path):
         os.close(fd)
 
 
+# Every field a record may hold, with the types it may have (bool is not a number here).
+RECORD_FIELDS = {"publisher_id": (int,), "report_name": (str,), "reportID": (int,),
+                 "fingerprint": (str,), "title": (str,), "saved_at": (int, float)}
+
+
+def read_records_file(path):
+    """Records from a JSON dump file (as ix-reportid-db-to-json.py writes it), or one
+    ConfigurationError saying what is wrong where."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{path}: is a folder, not a JSON file") from None
+    except OSError as err:
+        raise ConfigurationError(f"{path}: cannot read it: {err.strerror}") from None
+    except RecursionError:
+        raise ConfigurationError(f"{path}: not a reportID database dump (JSON nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigurationError(f"{path}: not valid JSON: {err}") from None
+    return validate_records(data, path)
+
+
 def validate_records(data, source):
     """Records from a JSON dump, or ConfigurationError saying what is wrong where."""
     if not isinstance(data, dict) or not isinstance(data.get("reports"), list):
@@ -146,9 +171,17 @@ def validate_records(data, source):
         where = f"{source}: reports[{index}]"
         if not isinstance(item, dict) or not RECORD_KEYS <= set(item):
             raise ConfigurationError(f"{where}: needs the keys {', '.join(sorted(RECORD_KEYS))}")
-        if type(item["publisher_id"]) is not int or type(item["reportID"]) is not int:
-            raise ConfigurationError(f"{where}: publisher_id and reportID must be integers")
-        if not isinstance(item["report_name"], str) or not item["report_name"]:
+        unknown = sorted(set(item) - set(RECORD_FIELDS))
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown key {', '.join(unknown)} "
+                                     f"(a record holds {', '.join(RECORD_FIELDS)})")
+        for field, value in item.items():
+            types = RECORD_FIELDS[field]
+            if isinstance(value, bool) or not isinstance(value, types) or \
+                    (field in RECORD_KEYS and isinstance(value, float)):
+                wanted = " or ".join({int: "an integer", float: "a number", str: "a string"}[t] for t in types)
+                raise ConfigurationError(f"{where}: {field} must be {wanted}, got {json.dumps(value)[:60]}")
+        if not item["report_name"]:
             raise ConfigurationError(f"{where}: report_name must be a non-empty string")
         key = record_key(item["publisher_id"], item["report_name"])
         if key in seen:

@@ -152,15 +152,28 @@ def test_dump_and_load_back_gives_the_same_database(ix, sim):
 
 @pytest.mark.parametrize("content,reason", [
     ("{not json", "not valid JSON"), ('{"reports": {}}', "\"reports\" list"),
-    ('{"reports": [{"publisher_id": "1", "report_name": "A", "reportID": 2}]}', "integers"),
-    ('{"reports": [{"publisher_id": 1}]}', "needs the keys")])
+    ('{"reports": [{"publisher_id": "1", "report_name": "A", "reportID": 2}]}',
+     'reports[0]: publisher_id must be an integer, got "1"'),
+    ('{"reports": [{"publisher_id": 1}]}', "needs the keys"),
+    ('{"reports": [{"publisher_id": 1, "report_name": "A", "reportID": 2, "saved_at": "yesterday"}]}',
+     'reports[0]: saved_at must be an integer or a number, got "yesterday"'),
+    ('{"reports": [{"publisher_id": 1, "report_name": "A", "reportID": 2, "fingerprint": 7}]}',
+     "reports[0]: fingerprint must be a string, got 7"),
+    ('{"reports": [{"publisher_id": 1, "report_name": "A", "reportID": true}]}', "reportID must be an integer"),
+    ('{"reports": [{"publisher_id": 1, "report_name": "A", "reportID": 2, "savedAt": 1}]}', "unknown key savedAt"),
+    ("[" * 100000 + "]" * 100000, "JSON nested too deeply"),
+    (None, "is a folder, not a JSON file")])
 def test_bad_json_is_refused_and_the_database_kept(ix, sim, content, reason):
     ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
     before = reportids(ix).all()
     path = ix.home / "bad.json"
-    path.write_text(content)
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
     result = run(ix, "json-to-ix-reportid-db.py", str(path))
     assert result.returncode == 2 and reason in result.stderr and str(path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "unexpected" not in result.stderr
     assert reportids(ix).all() == before
 
 
