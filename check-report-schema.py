@@ -12,11 +12,10 @@ import sys
 
 import cli
 import mysql_db
+import mappingfile
 import readwrite
 import reportSchemaSupport
 import settings as settings_module
-from errors import ConfigurationError
-from report_to_db_table_mapping import table_for_report
 
 
 def build_parser():
@@ -28,12 +27,9 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    reports = {}
-    for name in args.reports:
-        table = table_for_report(name)
-        if table is None:
-            raise ConfigurationError(f"report {name!r}: no entry in report_to_db_table_mapping.py")
-        reports[name] = (table, readwrite.read_template(settings, name)["querySpec"]["fields"])
+    mapping = mappingfile.report_mapping(settings)
+    reports = {name: (mapping.entry(name)["db_table"], readwrite.read_template(settings, name)["querySpec"]["fields"])
+               for name in args.reports}
     if args.create_table:
         for name, (table, fields) in reports.items():
             print(f"-- {name}\n{reportSchemaSupport.create_table_sql(table, fields)};\n")

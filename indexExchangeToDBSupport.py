@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import mappingfile
 import mysql_db
 import readwrite
 import reportdownloadAPI
@@ -29,7 +30,6 @@ import reportmanagementSupport
 from authenticationSupport import reporting_session
 from errors import ApiError, ConfigurationError, NotFoundError, SuiteError
 from httpclient import HttpClient
-from report_to_db_table_mapping import table_for_report
 from utility import Tally
 
 log = logging.getLogger("index-exchange-to-db")
@@ -114,6 +114,7 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     ConfigurationError listing every problem found."""
     problems = []
     templates, tables = {}, {}
+    mapping = mappingfile.report_mapping(settings)
     for table in (mysql_db.PUBLISHERS_TABLE, mysql_db.REPORT_RUNS_TABLE, mysql_db.PAIR_QUEUE_TABLE):
         if not db.table_exists(table):
             problems.append(f"table {table} does not exist (create it with report-create-db-tables.py)")
@@ -122,11 +123,11 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
             templates[name] = readwrite.read_template(settings, name)
         except ConfigurationError as err:
             problems.append(f"report {name!r}: {err}")
-        table = table_for_report(name)
-        if table is None:
-            problems.append(f"report {name!r}: no entry in report_to_db_table_mapping.py")
+        try:
+            table = tables[name] = mapping.entry(name)["db_table"]
+        except ConfigurationError as err:
+            problems.append(f"report {name!r}: {err}")
             continue
-        tables[name] = table
         try:
             columns = {c.name.lower() for c in db.table_columns(table)}
         except mysql_db.NoSuchTableError:
@@ -230,7 +231,8 @@ class ImportRun:
             self.templates[name] = readwrite.read_template(self.settings, name)
         except ConfigurationError:
             return False
-        table = table_for_report(name)
+        entry = mappingfile.report_mapping(self.settings).get(name)
+        table = entry["db_table"] if entry else None
         if table is None or not db.table_exists(table):
             return False
         self.tables[name] = table

@@ -5,8 +5,11 @@ Keys are report names: the file names of the templates in the templates store
 prog_stats, and optionally `reportID`, the report the template was taken from (for
 reference only). Many reports may share one table.
 
-After adding a report here, check its template against the table:
+The programs read this file as data (it is never run): only a dictionary of plain
+values may stand here, and a mistake is reported with its line. After adding a report
+here, check its template against the table:
     index-exchange-to-db.py --check "Report name"
+PROGSALESREPORTMAPPINGFILE may point at a copy kept elsewhere (outside the checkout).
 """
 
 REPORT_TO_DB_TABLE = {
@@ -16,8 +19,3 @@ REPORT_TO_DB_TABLE = {
     "Generic Revenue Report Back dates": {"db_table": "prog_ix_stats"},
 }
 
-
-def table_for_report(report_name):
-    """The table for a report name, or None when the mapping has no entry for it."""
-    entry = REPORT_TO_DB_TABLE.get(report_name)
-    return entry.get("db_table") if entry else None

@@ -56,6 +56,8 @@ SETTINGS = [
             "auto: load new report files with LOAD DATA LOCAL INFILE when the server allows; off: never"),
     Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False,
             "SQLite database file, when PROGSALESDBENGINE=sqlite"),
+    Setting("PROGSALESREPORTMAPPINGFILE", "", False,
+            "the report-to-table mapping file; empty: report_to_db_table_mapping.py beside the programs"),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -83,7 +83,7 @@ def test_every_configuration_problem_in_one_error_and_nothing_sent(ix, sim):
         ix.run(reports=REPORTS + ["No Such Template", "Unmapped"], publisher_ids=[ix.publishers[0], 424242])
     message = str(caught.value)
     assert "'No Such Template': no template" in message
-    assert "'Unmapped': no entry in report_to_db_table_mapping.py" in message
+    assert "'Unmapped': no entry 'Unmapped' in " in message and "report_to_db_table_mapping.py" in message
     assert "table prog_ix_stats has no column for site_name, domain, ad_spend, publisher_payment, ecpm" in message
     assert "424242 not in prog_ix_publishers" in message
     assert sim.stats()["calls"] == {}

@@ -100,7 +100,7 @@ def test_validate_records():
     good = {"reports": [record(1, "A", 100)]}
     assert reportid_db.validate_records(good, "x.json")[0]["reportID"] == 100
     for bad, reason in [([], "object"), ({"reports": [{"publisher_id": 1}]}, "needs the keys"),
-                        ({"reports": [dict(record(1, "A", 1), reportID="1")]}, "integers"),
+                        ({"reports": [dict(record(1, "A", 1), reportID="1")]}, "reportID must be an integer"),
                         ({"reports": [record(1, "A", 1), record(1, "A", 2)]}, "twice")]:
         with pytest.raises(ConfigurationError, match=reason):
             reportid_db.validate_records(bad, "x.json")
