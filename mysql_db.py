@@ -1210,17 +1210,36 @@ def connect(settings, user=None, password=None, local_infile_dir=None):
     `local_infile_dir` lets MySQL bulk-load files of that folder (unless
     PROGSALESMYSQLLOCALINFILE=off).
     """
-    engine = settings.get("PROGSALESDBENGINE")
-    if engine == "sqlite":
+    if settings.get("PROGSALESDBENGINE") == "sqlite":
         return SQLiteDatabase(settings.sqlite_path())
-    if engine != "mysql":
-        raise ConfigurationError(f"PROGSALESDBENGINE must be mysql or sqlite, got {engine!r}")
     return MySQLDatabase(
         host=settings.get("PROGSALESMYSQLHOSTNAME"), port=settings.integer("PROGSALESMYSQLPORT"),
         user=user or settings.require("PROGSALESMYSQLUSERNAME"),
         password=password if password is not None else settings.require("PROGSALESMYSQLPASSWORD"),
         database=settings.get("PROGSALESMYSQLDATABASE"),
-        local_infile_dir=local_infile_dir if settings.get("PROGSALESMYSQLLOCALINFILE") != "off" else None)
+        local_infile_dir=local_infile_dir if settings.get("PROGSALESMYSQLLOCALINFILE") != "off" else None,
+        tls=tls_options(settings))
+
+
+def tls_options(settings):
+    """The connector's TLS options from PROGSALESMYSQLTLS: `on` requires TLS and, unless the
+    host is this machine, verifies the server's certificate and name (against
+    PROGSALESMYSQLTLSCA, or the system's CAs)."""
+    mode = settings.get("PROGSALESMYSQLTLS")
+    if mode == "off":
+        return {"ssl_disabled": True}
+    if mode == "auto":
+        return {}
+    options = {"ssl_disabled": False}
+    if not settings.is_local_host("PROGSALESMYSQLHOSTNAME"):
+        import ssl
+        ca = settings.get("PROGSALESMYSQLTLSCA") or ssl.get_default_verify_paths().cafile \
+            or "/etc/ssl/certs/ca-certificates.crt"
+        if not os.path.isfile(ca):
+            raise ConfigurationError(f"PROGSALESMYSQLTLS=on: no CA file {ca} to verify the server with "
+                                     f"(set PROGSALESMYSQLTLSCA)")
+        options.update(ssl_ca=ca, ssl_verify_cert=True, ssl_verify_identity=True)
+    return options
 
 
 class ConnectionPerThread:

@@ -34,6 +34,7 @@ class Setting:
     default: str          # None: no default (required where used)
     secret: bool
     meaning: str
+    choices: tuple = None  # the values allowed, when only a few are
 
 
 SETTINGS = [
@@ -46,14 +47,21 @@ SETTINGS = [
     Setting("INDEXEXCHANGETIMEOUT", "60", False, "seconds to wait for one HTTP answer"),
     Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False,
             "seconds one call may spend retrying 429, 5xx and connection errors"),
-    Setting("PROGSALESDBENGINE", "mysql", False, "mysql (production) or sqlite (embedded, no server needed)"),
+    Setting("PROGSALESDBENGINE", "mysql", False, "mysql (production) or sqlite (embedded, no server needed)",
+            choices=("mysql", "sqlite")),
     Setting("PROGSALESMYSQLUSERNAME", None, False, "MySQL user that imports (SELECT, INSERT, UPDATE)"),
     Setting("PROGSALESMYSQLPASSWORD", None, True, "that user's password"),
     Setting("PROGSALESMYSQLHOSTNAME", "localhost", False, "MySQL host"),
     Setting("PROGSALESMYSQLPORT", "3306", False, "MySQL port"),
     Setting("PROGSALESMYSQLDATABASE", "prog_stats", False, "MySQL database"),
     Setting("PROGSALESMYSQLLOCALINFILE", "auto", False,
-            "auto: load new report files with LOAD DATA LOCAL INFILE when the server allows; off: never"),
+            "auto: load new report files with LOAD DATA LOCAL INFILE when the server allows; off: never",
+            choices=("auto", "off")),
+    Setting("PROGSALESMYSQLTLS", "auto", False,
+            "auto: TLS when the server offers it; on: TLS required, and the server's certificate and name "
+            "verified unless the host is this machine; off: no TLS", choices=("auto", "on", "off")),
+    Setting("PROGSALESMYSQLTLSCA", "", False,
+            "with PROGSALESMYSQLTLS=on: the CA file to verify the server with (empty: the system's CAs)"),
     Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False,
             "SQLite database file, when PROGSALESDBENGINE=sqlite"),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False,
@@ -72,6 +80,9 @@ def read_secrets_file(path):
     path = Path(path)
     if not path.exists():
         return {}
+    if path.is_dir():
+        raise ConfigurationError(f"{path} is a folder; it should be the settings file "
+                                 f"(move it away, then run create-env-secrets-store.py)")
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("%s can be read by group or others (mode %o); run: chmod 600 %s",
@@ -83,14 +94,38 @@ def read_secrets_file(path):
     return {k: v for k, v in values.items() if v is not None}
 
 
+def quote_value(value):
+    """A value as python-dotenv reads it back unchanged from a double-quoted string."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def update_secrets_file(path, updates):
+    """Set `updates` ({NAME: value}) in the settings file, keeping the settings it does not
+    name; written atomically with mode 0600. A symlinked file is written where the link
+    points, and the link kept. Each value is checked as a setting first."""
+    from utility import atomic_write
+    unknown = [name for name in updates if name not in _BY_NAME]
+    if unknown:
+        raise ConfigurationError(f"unknown setting {', '.join(unknown)}")
+    target = Path(os.path.realpath(path))
+    merged = dict(read_secrets_file(target))
+    merged.update(updates)
+    Settings(environ={}, home=None, values=merged)        # refuses a value that is not allowed
+    text = "".join(f"{name}={quote_value(value)}\n" for name, value in merged.items())
+    atomic_write(target, text.encode("utf-8"), mode=0o600)
+    return target
+
+
 class Settings:
     """Resolved settings: environment first, then ~/.env-secrets, then the default."""
 
-    def __init__(self, environ=None, home=None):
+    def __init__(self, environ=None, home=None, values=None):
         environ = os.environ if environ is None else environ
         self.home = Path(home or environ.get("HOME") or Path.home())
         self.secrets_path = secrets_path(self.home)
-        self._file = read_secrets_file(self.secrets_path)
+        # `values` stand for the file's content (to check a file before it is written).
+        self._file = read_secrets_file(self.secrets_path) if values is None else values
         self._values, self._origins = {}, {}
         for setting in SETTINGS:
             if environ.get(setting.name):
@@ -99,6 +134,10 @@ class Settings:
                 self._values[setting.name], self._origins[setting.name] = self._file[setting.name], str(self.secrets_path)
             else:
                 self._values[setting.name], self._origins[setting.name] = setting.default, "default"
+            value = self._values[setting.name]
+            if setting.choices and value not in setting.choices:
+                raise ConfigurationError(f"{setting.name} must be {' or '.join(setting.choices)}, got {value!r} "
+                                         f"(from {self._origins[setting.name]})")
 
     def get(self, name):
         """The value, or None when neither set nor defaulted."""
@@ -124,6 +163,10 @@ class Settings:
             raise ConfigurationError(f"{name} must be a whole number >= {minimum}, got {value!r} "
                                      f"(from {self._origins[name]})")
         return number
+
+    def is_local_host(self, name):
+        """Whether the host a setting names is this machine (no TLS checks needed there)."""
+        return _is_loopback(self.get(name) or "")
 
     def url(self, name):
         """A base URL: https, or plain http only to this machine (the simulator)."""

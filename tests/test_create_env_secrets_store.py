@@ -69,3 +69,49 @@ def test_too_many_arguments(tmp_path):
 def test_help_works_without_any_settings(tmp_path):
     result = run(tmp_path, "-h")
     assert result.returncode == 0 and "-D" in result.stdout
+
+
+def test_any_setting_by_name_and_secrets_only_at_the_prompt(tmp_path):
+    result = run(tmp_path, "PROGSALESMYSQLPORT=3307", "INDEXEXCHANGEBASEURL=http://127.0.0.1:8480",
+                 "PROGSALESMYSQLPASSWORD", stdin="Typed-Db-Pw\n")
+    assert result.returncode == 0, result.stderr
+    s = settings.load_settings(environ={"HOME": str(tmp_path)})
+    assert s.get("PROGSALESMYSQLPORT") == "3307" and s.get("INDEXEXCHANGEBASEURL") == "http://127.0.0.1:8480"
+    assert s.get("PROGSALESMYSQLPASSWORD") == "Typed-Db-Pw" and "Typed" not in result.stdout
+    on_the_line = run(tmp_path, "PROGSALESMYSQLPASSWORD=Visible-In-Ps")
+    assert on_the_line.returncode == 2 and "give secrets at the prompt" in on_the_line.stderr
+    assert "Visible-In-Ps" not in on_the_line.stderr
+    assert settings.load_settings(environ={"HOME": str(tmp_path)}).get("PROGSALESMYSQLPASSWORD") == "Typed-Db-Pw"
+
+
+def test_the_seed_form_and_names_mix(tmp_path):
+    result = run(tmp_path, "me@example.com", "-", "PROGSALESMYSQLPORT=3307", stdin="Ix-Pw\n")
+    assert result.returncode == 0, result.stderr
+    s = settings.load_settings(environ={"HOME": str(tmp_path)})
+    assert (s.get("INDEXEXCHANGEUSERNAME"), s.get("INDEXEXCHANGEPASSWORD"), s.get("PROGSALESMYSQLPORT")) == \
+        ("me@example.com", "Ix-Pw", "3307")
+
+
+def test_unknown_names_and_values_not_allowed_are_refused_and_nothing_written(tmp_path):
+    unknown = run(tmp_path, "PROGSALESMYSQLPROT=3307")
+    assert unknown.returncode == 2 and "unknown setting PROGSALESMYSQLPROT" in unknown.stderr
+    bad = run(tmp_path, "PROGSALESMYSQLLOCALINFILE=maybe")
+    assert bad.returncode == 2 and "PROGSALESMYSQLLOCALINFILE must be auto or off, got 'maybe'" in bad.stderr
+    assert not (tmp_path / ".env-secrets").exists()
+
+
+def test_a_symlinked_file_is_written_where_it_points(tmp_path):
+    real = tmp_path / "vault" / "ix.env"
+    real.parent.mkdir()
+    real.write_text('PROGSALESMYSQLPORT="3306"\n')
+    os.chmod(real, 0o600)
+    (tmp_path / ".env-secrets").symlink_to(real)
+    assert run(tmp_path, "PROGSALESMYSQLPORT=3307").returncode == 0
+    assert (tmp_path / ".env-secrets").is_symlink()
+    assert 'PROGSALESMYSQLPORT="3307"' in real.read_text()
+
+
+def test_a_folder_where_the_file_should_be_is_named(tmp_path):
+    (tmp_path / ".env-secrets").mkdir()
+    result = run(tmp_path, "PROGSALESMYSQLPORT=3307")
+    assert result.returncode == 2 and f"{tmp_path / '.env-secrets'} is a folder" in result.stderr

@@ -123,3 +123,29 @@ def test_ci_runs_the_readme_test_command():
     command = "./import-setup --dev && .venv/bin/python -m pytest"
     assert f"    {command}\n" in readme
     assert ci.strip().splitlines()[-1] == command
+
+
+def test_a_value_a_setting_does_not_allow_is_refused_where_it_comes_from(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"PROGSALESMYSQLLOCALINFILE must be auto or off, got 'maybe' "
+                                                 r"\(from environment\)"):
+        settings.load_settings(environ={"HOME": str(tmp_path), "PROGSALESMYSQLLOCALINFILE": "maybe"})
+
+
+def test_tls_on_verifies_a_remote_server_only(tmp_path):
+    import mysql_db
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    remote = settings.load_settings(environ={"HOME": str(tmp_path), "PROGSALESMYSQLTLS": "on",
+                                             "PROGSALESMYSQLHOSTNAME": "db.example.com",
+                                             "PROGSALESMYSQLTLSCA": str(ca)})
+    assert mysql_db.tls_options(remote) == {"ssl_disabled": False, "ssl_ca": str(ca), "ssl_verify_cert": True,
+                                            "ssl_verify_identity": True}
+    local = settings.load_settings(environ={"HOME": str(tmp_path), "PROGSALESMYSQLTLS": "on",
+                                            "PROGSALESMYSQLHOSTNAME": "127.0.0.1"})
+    assert mysql_db.tls_options(local) == {"ssl_disabled": False}
+    assert mysql_db.tls_options(settings.load_settings(environ={"HOME": str(tmp_path)})) == {}
+    missing_ca = settings.load_settings(environ={"HOME": str(tmp_path), "PROGSALESMYSQLTLS": "on",
+                                                 "PROGSALESMYSQLHOSTNAME": "db.example.com",
+                                                 "PROGSALESMYSQLTLSCA": str(tmp_path / "none.pem")})
+    with pytest.raises(ConfigurationError, match="set PROGSALESMYSQLTLSCA"):
+        mysql_db.tls_options(missing_ca)
