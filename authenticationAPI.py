@@ -1,4 +1,4 @@
-"""Index Exchange authentication endpoints, one function each (shared/spec/ix-api.md §1, §3).
+"""Index Exchange authentication endpoints, one function each (docs/ix-api.md §1, §3).
 
 Each builds the request, returns the parsed answer and raises the typed errors of
 errors.py; none prints, exits or keeps state.

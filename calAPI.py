@@ -1,4 +1,4 @@
-"""Index Exchange CAL (client audit log) endpoints, one function each (shared/spec/ix-api.md §3).
+"""Index Exchange CAL (client audit log) endpoints, one function each (docs/ix-api.md §3).
 
 `session` is an authenticationSupport.AuthorizedSession on the API host with a CalTokens
 source (the token itself comes from authenticationAPI.cal_token).

@@ -1,6 +1,6 @@
 """A local Index Exchange: the suite's test double and its sandbox.
 
-IXSimulator serves the contract of shared/spec/ix-api.md over real HTTP on 127.0.0.1:
+IXSimulator serves the contract of docs/ix-api.md over real HTTP on 127.0.0.1:
 reporting login and refresh, report specs, runs and files, the CAL token, CAL log
 listings and files, mappings and exchange rates. It keeps state like the real service
 (specs created, updated and deactivated; runs that become ready after a delay; files

@@ -1092,7 +1092,7 @@ _LOG_COLUMNS = """auction_id varchar(36) NOT NULL DEFAULT '', publisher_id int N
   discount_amount decimal(10,5) NOT NULL DEFAULT 0, video_placement_type varchar(255) DEFAULT '',
   other text"""
 
-# As shared/spec/cal.md defines them, with the defects it points out fixed:
+# As docs/cal.md defines them, with the defects it points out fixed:
 # - the bid log is keyed by what identifies a bid, not by auction alone (which kept one
 #   bid of each auction);
 # - campaigns are keyed with creative_id and publisher_id (the original kept one creative

@@ -2,7 +2,7 @@
 hand; this compares a template's fields with the mapped table's columns, types and key,
 and writes a CREATE TABLE that fits a template.
 
-Field kinds come from the field names seen in real reports (shared/spec/ix-api.md);
+Field kinds come from the field names seen in real reports (docs/ix-api.md);
 other names are guessed from their form and marked so.
 """
 

@@ -1,4 +1,4 @@
-"""Index Exchange report runs and files, one function per endpoint (shared/spec/ix-api.md §2)."""
+"""Index Exchange report runs and files, one function per endpoint (docs/ix-api.md §2)."""
 
 from errors import ApiError
 

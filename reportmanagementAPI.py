@@ -1,4 +1,4 @@
-"""Index Exchange report specs, one function per endpoint (shared/spec/ix-api.md §2).
+"""Index Exchange report specs, one function per endpoint (docs/ix-api.md §2).
 
 `session` is an authenticationSupport.AuthorizedSession on the reporting API. Each
 function returns parsed data or raises the typed errors of errors.py.

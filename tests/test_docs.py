@@ -1,11 +1,15 @@
 """The README cannot drift from the programs: every script is documented there, and every
-option of the two cron programs' --help appears in it."""
+option of the two cron programs' --help appears in it; its database set-up runs as written."""
 
 import glob
 import os
 import re
 import subprocess
 import sys
+
+import pytest
+
+import mysql_db
 
 from conftest import ROOT
 
@@ -26,3 +30,50 @@ def test_every_option_of_the_cron_programs_is_in_the_readme():
         section = README.split(f"`{script}`", 1)[1][:6000]
         missing = [o for o in sorted(options) if o not in section]
         assert missing == [], f"{script}: {missing} not in the README"
+
+
+def readme_sql():
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    block = re.search(r"## Production set-up.*?```sql\n(.*?)```", text, re.DOTALL).group(1)
+    lines = [line for line in block.splitlines() if not line.startswith("--")]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
+def test_the_readmes_database_set_up_works_as_written(mariadb, tmp_path):
+    """The README's SQL, with names of this test's own (the server has the real ones), then
+    the README's set-up scripts with the admin and importing users it makes."""
+    names = {"prog_stats": "readme_stats", "'ixadmin'": "'readme_admin'", "'iximport'": "'readme_import'",
+             "'grafana'": "'readme_grafana'", "'localhost'": "'127.0.0.1'"}
+    conn = mariadb.connect_admin()
+    cursor = conn.cursor()
+    try:
+        for statement in readme_sql():
+            for old, new in names.items():
+                statement = statement.replace(old, new)
+            cursor.execute(statement)
+        conn.commit()
+        env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "PROGSALESMYSQLHOSTNAME": "127.0.0.1",
+               "PROGSALESMYSQLPORT": str(mariadb.port), "PROGSALESMYSQLDATABASE": "readme_stats",
+               "PROGSALESMYSQLUSERNAME": "readme_import", "PROGSALESMYSQLPASSWORD": "CHANGE-ME-import"}
+        for script in ("report-create-db-tables.py", "cal-create-db-tables.py"):
+            result = subprocess.run([sys.executable, os.path.join(ROOT, script), "-u", "readme_admin",
+                                     "--grant-to", "readme_import"], env=env, cwd=ROOT, input="CHANGE-ME-admin\n",
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            assert "granted SELECT, INSERT, UPDATE on them to 'readme_import'@'127.0.0.1'" in result.stdout
+        importer = mysql_db.MySQLDatabase("127.0.0.1", mariadb.port, "readme_import", "CHANGE-ME-import",
+                                          "readme_stats")
+        importer.load_rows("prog_ix_site_mapping", ["site_id", "site_name", "publisher_id"],
+                           [["1", "Łódź Daily 🎉", "180280"]])
+        with pytest.raises(mysql_db.DatabasePermissionError):
+            importer.execute("DELETE FROM prog_ix_site_mapping")
+        importer.close()
+        reader = mysql_db.MySQLDatabase("127.0.0.1", mariadb.port, "readme_grafana", "CHANGE-ME-grafana",
+                                        "readme_stats")
+        assert reader.fetch_all("SELECT site_name FROM prog_ix_site_mapping") == [("Łódź Daily 🎉",)]
+        reader.close()
+    finally:
+        for statement in ("DROP DATABASE IF EXISTS readme_stats", "DROP USER IF EXISTS 'readme_admin'@'127.0.0.1'",
+                          "DROP USER IF EXISTS 'readme_import'@'127.0.0.1'", "DROP USER IF EXISTS 'readme_grafana'@'%'"):
+            cursor.execute(statement)
+        conn.close()
