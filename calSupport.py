@@ -54,8 +54,9 @@ def files_of(entries, origin, publisher_id):
                 log.warning("publisher %s: %s entry without a usable hour or downloadURL: %s", publisher_id,
                             origin, str(part)[:200])
                 continue
-            files.append(CalFile(file_id, publisher_id, origin, hour, url, part.get("md5sum") or "",
-                                 part.get("downloadStatus") or "new"))
+            # One of Index Exchange's pages spells the status field downloadStats.
+            status = part.get("downloadStatus") or part.get("downloadStats") or "new"
+            files.append(CalFile(file_id, publisher_id, origin, hour, url, part.get("md5sum") or "", status))
     return files
 
 

@@ -228,3 +228,11 @@ def test_a_bad_byte_is_named_by_its_line(stats, tmp_path, packed):
     assert "line 24, byte 18 of the line: b'\\xe9' is not UTF-8" in str(caught.value)
     assert "position" not in str(caught.value)
     assert count(database) == 0
+
+
+def test_cal_listing_status_in_either_spelling():
+    entries = [{"hour": "2026-06-05T07:00:00Z", "downloadURL": "http://x/api/cal/v1/downloads/11", "md5sum": "a",
+                "downloadStats": "updated"},
+               {"hour": "2026-06-05T08:00:00Z", "downloadURL": "http://x/api/cal/v1/downloads/12", "md5sum": "b",
+                "downloadStatus": "downloaded"}]
+    assert [f.status for f in calSupport.files_of(entries, "impressions_log", 1)] == ["updated", "downloaded"]
