@@ -4,15 +4,11 @@
 source (the token itself comes from authenticationAPI.cal_token).
 """
 
-from errors import ApiError, SuiteError
+from errors import ApiError, ForeignDownloadURLError
 from httpclient import same_origin
 
 CAL = "/api/cal/v1"
 MAPPINGS = ("buyers", "dsps", "partners", "campaigns", "deals", "sites")
-
-
-class ForeignDownloadURLError(SuiteError):
-    """A downloadURL on another host: the bearer token is never sent there."""
 
 
 def _json(endpoint, response):

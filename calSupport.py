@@ -9,8 +9,8 @@ import urllib.parse
 
 import calAPI
 import mysql_db
-import reportdownloadSupport
-from errors import ConfigurationError
+import readwrite
+from errors import ConfigurationError, ReportFileError
 
 log = logging.getLogger("cal")
 
@@ -68,7 +68,7 @@ def needs_loading(cal_file, loaded):
 
 
 def fetch(session, cal_file, path):
-    return reportdownloadSupport.fetch_verified(
+    return readwrite.fetch_verified(
         lambda target: calAPI.download_file(session, cal_file.url, target), path, cal_file.md5,
         f"CAL file {cal_file.file_id}")
 
@@ -121,12 +121,12 @@ def load_file(db, path, table, cal_file):
 def _load_once(db, path, table, cal_file):
     columns = db.table_columns(table)
     shaped = Shaped([], [])
-    with reportdownloadSupport.open_report_rows(path) as (header, rows):
+    with readwrite.open_report_rows(path) as (header, rows):
         stream = shaped_rows(header, rows, columns, shaped)
         first = next(stream, None)   # fills shaped.header
         missing = db.missing_key_columns(table, shaped.header + ["publisher_id"]) if shaped.header else []
         if missing:
-            raise reportdownloadSupport.ReportFileError(
+            raise ReportFileError(
                 f"CAL file {cal_file.file_id} lacks {', '.join(missing)} (part of the primary key of {table}); "
                 f"nothing of it was loaded")
         with db.transaction():

@@ -3,6 +3,12 @@
 Library modules raise these; only the hyphenated scripts turn them into one line on
 stderr and an exit code (see cli.py). Messages name what a person needs to act (the
 setting, file, report, publisher, table, column) and never carry a secret.
+
+The database's errors (DatabaseError and its kinds: login, permission, lost connection,
+deadlock, no such table, a value that does not fit...) live in mysql_db.py with the
+engines that raise them; they are SuiteErrors too. Exceptions used only for control flow
+inside one module (RunInterrupted, RetryBudgetExceeded, the simulator's SimError) stay
+private to it.
 """
 
 
@@ -76,3 +82,25 @@ class ServerError(ApiError):
 
 class ApiUnavailableError(ApiError):
     """No usable answer: connection refused or dropped, timeouts, truncated bodies."""
+
+
+# --- files ----------------------------------------------------------------------------------
+
+class ReportFileError(SuiteError):
+    """A downloaded report or CAL file cannot be read as CSV, or lacks columns it needs."""
+
+
+class DownloadIntegrityError(SuiteError):
+    """A downloaded file does not match the hash Index Exchange lists for it."""
+
+
+class ForeignDownloadURLError(SuiteError):
+    """A downloadURL on another host: the bearer token is never sent there."""
+
+
+class PublisherColumnInFileError(SuiteError):
+    """A report file brings a publisher_id column of its own; the suite adds it itself."""
+
+
+class AlreadyLoadedError(SuiteError):
+    """Another copy of the program loaded this file first; nothing was written twice."""

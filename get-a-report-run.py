@@ -34,7 +34,7 @@ def build_parser():
 
 def with_publisher_id(source, target, publisher_id):
     """Copy a report file (any packing) as plain CSV with publisher_id as last column."""
-    with reportdownloadSupport.open_report_rows(source) as (header, rows):
+    with readwrite.open_report_rows(source) as (header, rows):
         with open(target, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(header + ["publisher_id"])

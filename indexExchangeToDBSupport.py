@@ -28,7 +28,7 @@ import reportid_db
 import reportmanagementAPI
 import reportmanagementSupport
 from authenticationSupport import reporting_session
-from errors import ApiError, ConfigurationError, NotFoundError, SuiteError
+from errors import AlreadyLoadedError, ApiError, ConfigurationError, NotFoundError, SuiteError
 from httpclient import HttpClient
 from utility import Tally
 
@@ -373,7 +373,7 @@ class ImportRun:
             result = reportdownloadWrapper.load_report_file(
                 db, path, table, publisher_id, file_id=file_id, time_range=time_range,
                 expected_fields=template["querySpec"]["fields"] if template else None)
-        except reportdownloadWrapper.AlreadyLoadedError:
+        except AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)
             return False
         except RunInterrupted:
@@ -381,7 +381,7 @@ class ImportRun:
             log.info("%s: interrupted; pending for the next run", where)
             return False
         except (SuiteError, OSError) as err:
-            rejected = reportdownloadSupport.count_data_rows(path) if path and os.path.exists(path) else 0
+            rejected = readwrite.count_data_rows(path) if path and os.path.exists(path) else 0
             try:
                 mysql_db.mark_report_run_problem(db, file_id, err)
             except mysql_db.DatabaseError as db_err:

@@ -4,16 +4,8 @@ publisher_id added, and record it loaded in the same transaction."""
 import itertools
 
 import mysql_db
-import reportdownloadSupport
-from errors import SuiteError
-
-
-class AlreadyLoadedError(SuiteError):
-    """Another copy of the program loaded this file first; nothing was written twice."""
-
-
-class PublisherColumnInFileError(SuiteError):
-    pass
+import readwrite
+from errors import AlreadyLoadedError, PublisherColumnInFileError, ReportFileError
 
 
 # Rows looked at to guess whether a file is new data (bulk load) or a rerun (upsert).
@@ -39,7 +31,7 @@ def load_report_file(db, path, table, publisher_id, file_id=None, time_range=Non
 
 def _load_once(db, path, name, table, publisher_id, file_id, time_range, expected_fields):
     constants = {"publisher_id": publisher_id}
-    with reportdownloadSupport.open_report_rows(path) as (header, rows):
+    with readwrite.open_report_rows(path) as (header, rows):
         if any(h.lower() == "publisher_id" for h in header):
             raise PublisherColumnInFileError(f"{path}: the file has a publisher_id column of its own; "
                                              f"the suite adds publisher_id itself")
@@ -47,7 +39,7 @@ def _load_once(db, path, name, table, publisher_id, file_id, time_range, expecte
         sample = list(itertools.islice(rows, SAMPLE_ROWS))
         with db.transaction():
             result = None
-            if sample and reportdownloadSupport.bulk_loadable(path) and \
+            if sample and readwrite.bulk_loadable(path) and \
                     not db.any_key_present(table, header, sample, constants):
                 result = db.bulk_load_csv(table, path, header, constants)
             if result is None:
@@ -70,5 +62,5 @@ def _refuse_missing_columns(db, name, table, header, expected_fields):
     if missing_keys:
         problems.append(f"{', '.join(missing_keys)} (part of the primary key of {table})")
     if problems:
-        raise reportdownloadSupport.ReportFileError(f"{name} lacks {' and '.join(problems)}; "
-                                                    f"nothing of it was loaded")
+        raise ReportFileError(f"{name} lacks {' and '.join(problems)}; "
+                                  f"nothing of it was loaded")

@@ -11,7 +11,7 @@ import pytest
 
 import calSupport
 import mysql_db
-from reportdownloadSupport import ReportFileError
+from errors import ReportFileError
 from reportdownloadWrapper import load_report_file
 
 DDL = """CREATE TABLE prog_ix_stats (
