@@ -6,7 +6,6 @@ import time
 import readwrite
 import reportdownloadAPI
 
-
 FIRST_POLL_WAIT = 0.5
 POLL_GROWTH = 1.5
 MAX_POLL_WAIT = 15.0
