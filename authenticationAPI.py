@@ -5,6 +5,7 @@ errors.py; none prints, exits or keeps state.
 """
 
 from errors import ApiError
+from httpclient import json_answer
 
 LOGIN_PATH = "/api/authentication/v1/login"
 REFRESH_PATH = "/api/authentication/v1/refresh"
@@ -22,19 +23,12 @@ def _token_fields(endpoint, data):
     return data
 
 
-def _json(endpoint, response):
-    try:
-        return response.json()
-    except ValueError:
-        raise ApiError(endpoint, response.status_code, "answer is not JSON") from None
-
-
 def login(http, base_url, username, password):
     """{access_token, refresh_token, expires_in, token_type, ...} for a username and password."""
     endpoint = "reporting login"
     response = http.request("POST", base_url + LOGIN_PATH, endpoint,
                             json={"username": username, "password": password})
-    data = _json(endpoint, response)
+    data = json_answer(endpoint, response)
     try:
         auth = data["loginResponse"]["authResponse"]
     except (KeyError, TypeError):
@@ -46,7 +40,7 @@ def refresh(http, base_url, refresh_token):
     """New tokens for a refresh token; the refresh token may rotate, so keep the new one."""
     endpoint = "reporting token refresh"
     response = http.request("POST", base_url + REFRESH_PATH, endpoint, json={"refreshToken": refresh_token})
-    return _token_fields(endpoint, _json(endpoint, response))
+    return _token_fields(endpoint, json_answer(endpoint, response))
 
 
 def cal_token(http, identity_url, api_key):
@@ -54,4 +48,4 @@ def cal_token(http, identity_url, api_key):
     endpoint = "CAL token"
     response = http.request("POST", identity_url + CAL_TOKEN_PATH, endpoint, basic=api_key,
                             data={"grant_type": "client_credentials"})
-    return _token_fields(endpoint, _json(endpoint, response))
+    return _token_fields(endpoint, json_answer(endpoint, response))

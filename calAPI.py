@@ -5,21 +5,14 @@ source (the token itself comes from authenticationAPI.cal_token).
 """
 
 from errors import ApiError, ForeignDownloadURLError
-from httpclient import same_origin
+from httpclient import json_answer, same_origin
 
 CAL = "/api/cal/v1"
 MAPPINGS = ("buyers", "dsps", "partners", "campaigns", "deals", "sites")
 
 
-def _json(endpoint, response):
-    try:
-        return response.json()
-    except ValueError:
-        raise ApiError(endpoint, response.status_code, "answer is not JSON") from None
-
-
 def _available(endpoint, response):
-    data = _json(endpoint, response)
+    data = json_answer(endpoint, response)
     entries = data.get("availableDownloads") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ApiError(endpoint, response.status_code, "answer has no availableDownloads list")
@@ -48,7 +41,7 @@ def get_mapping(session, name):
     if name not in MAPPINGS:
         raise ValueError(f"unknown CAL mapping {name!r}")
     endpoint = f"get CAL mapping {name}"
-    data = _json(endpoint, session.request("GET", f"{CAL}/mappings/{name}", endpoint))
+    data = json_answer(endpoint, session.request("GET", f"{CAL}/mappings/{name}", endpoint))
     items = data.get("data") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ApiError(endpoint, 200, "answer has no data list")
@@ -58,7 +51,7 @@ def get_mapping(session, name):
 def get_exchange_rates(session, date=None, currency=None):
     endpoint = "get CAL exchange rates"
     params = {k: v for k, v in (("date", date), ("currency", currency)) if v}
-    data = _json(endpoint, session.request("GET", f"{CAL}/exchange-rates", endpoint, params=params or None))
+    data = json_answer(endpoint, session.request("GET", f"{CAL}/exchange-rates", endpoint, params=params or None))
     items = data.get("data") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ApiError(endpoint, 200, "answer has no data list")

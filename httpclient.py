@@ -142,6 +142,14 @@ def raise_for_answer(endpoint, response):
     raise ApiError(endpoint, status, message, path)
 
 
+def json_answer(endpoint, response):
+    """The parsed JSON of a 2xx answer; ApiError naming the endpoint when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ApiError(endpoint, response.status_code, "answer is not JSON") from None
+
+
 class HttpClient:
     """Shared by all threads of a program (one connection pool)."""
 

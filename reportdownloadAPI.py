@@ -1,6 +1,7 @@
 """Index Exchange report runs and files, one function per endpoint (docs/ix-api.md §2)."""
 
 from errors import ApiError
+from httpclient import json_answer
 
 RUNS = "/api/reporting/agg/v1/report-runs"
 FILES = "/api/reporting/agg/v1/report-files"
@@ -29,10 +30,7 @@ def list_files(session, account_ids=None, file_ids=None, report_ids=None, status
     if status:
         params["status"] = status
     response = session.request("GET", f"{FILES}/list", endpoint, params=params or None)
-    try:
-        data = response.json()
-    except ValueError:
-        raise ApiError(endpoint, response.status_code, "answer is not JSON") from None
+    data = json_answer(endpoint, response)
     if not isinstance(data, list):
         raise ApiError(endpoint, response.status_code, "answer is not a list")
     return [item for item in data if isinstance(item, dict) and type(item.get("fileID")) is int]
