@@ -14,6 +14,7 @@ import sys
 import calSupport
 import cli
 import mysql_db
+import mysql_db_cal
 import settings as settings_module
 from errors import ConfigurationError
 from utility import format_table, mask_secret
@@ -26,7 +27,7 @@ def build_parser():
 
 
 def list_keys(db):
-    rows = mysql_db.all_api_keys(db)
+    rows = mysql_db_cal.all_api_keys(db)
     print(format_table(["publisher_id", "api_key"], [(p, mask_secret(k, keep=4)) for p, k in rows]))
     print(f"{len(rows)} keys")
 

@@ -11,6 +11,7 @@ import sys
 
 import cli
 import mysql_db
+import mysql_db_cal
 import settings as settings_module
 
 GROUPS = ("auth", "api", "mapping", "log")
@@ -31,13 +32,13 @@ def main(args):
     chosen = [g for g in GROUPS if getattr(args, g)] or list(GROUPS)
     settings = settings_module.load_settings()
     password = cli.admin_password(settings, args.user)
-    tables = {name: ddl for name, (group, ddl) in mysql_db.CAL_TABLES.items() if group in chosen}
+    tables = {name: ddl for name, (group, ddl) in mysql_db_cal.CAL_TABLES.items() if group in chosen}
     db = mysql_db.connect(settings, user=args.user, password=password)
     granted = []
     try:
         created = mysql_db.create_tables(db, tables)
         if "api" in chosen:
-            mysql_db.fill_api_table_mapping(db)
+            mysql_db_cal.fill_api_table_mapping(db)
         if args.grant_to and db.engine == "mysql":
             granted = mysql_db.grant_import_rights(db, args.grant_to, list(tables))
     finally:

@@ -8,7 +8,8 @@ import re
 import urllib.parse
 
 import calAPI
-import mysql_db
+import mysql_db_cal
+import mysql_db_reporting
 import readwrite
 from errors import ConfigurationError, ReportFileError
 
@@ -132,7 +133,7 @@ def _load_once(db, path, table, cal_file):
         with db.transaction():
             result = db.load_rows(table, shaped.header, _chain(first, stream),
                                   constants={"publisher_id": cal_file.publisher_id})
-            mysql_db.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
+            mysql_db_cal.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
                                      cal_file.origin, cal_file.md5, result.rows)
     return result, shaped
 
@@ -188,13 +189,13 @@ def mapping_rows(name, items):
 
 def check_publishers_known(db, publisher_ids):
     """ConfigurationError unless every id is in prog_ix_publishers."""
-    if not db.table_exists(mysql_db.PUBLISHERS_TABLE):
-        raise ConfigurationError(f"table {mysql_db.PUBLISHERS_TABLE} does not exist: create it with "
+    if not db.table_exists(mysql_db_reporting.PUBLISHERS_TABLE):
+        raise ConfigurationError(f"table {mysql_db_reporting.PUBLISHERS_TABLE} does not exist: create it with "
                                  f"report-create-db-tables.py and add the publishers first")
-    known = {pid for pid, _ in mysql_db.publishers(db)}
+    known = {pid for pid, _ in mysql_db_reporting.publishers(db)}
     unknown = [str(p) for p in publisher_ids if p not in known]
     if unknown:
-        raise ConfigurationError(f"publisher {', '.join(unknown)} not in {mysql_db.PUBLISHERS_TABLE} "
+        raise ConfigurationError(f"publisher {', '.join(unknown)} not in {mysql_db_reporting.PUBLISHERS_TABLE} "
                                  f"(add it there first)")
 
 
@@ -203,4 +204,4 @@ def store_api_keys(db, pairs):
     for publisher, key in pairs:
         if not key.strip() or len(key.strip()) > 255:
             raise ConfigurationError(f"publisher {publisher}: the key must be 1 to 255 characters")
-    mysql_db.set_api_keys(db, [(p, k.strip()) for p, k in pairs])
+    mysql_db_cal.set_api_keys(db, [(p, k.strip()) for p, k in pairs])

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import calAPI
 import calSupport
 import mysql_db
+import mysql_db_cal
 import readwrite
 from authenticationSupport import AuthorizedSession, CalTokens
 from errors import (ApiError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
@@ -77,12 +78,12 @@ class CalRun:
         self.summary = CalSummary()
 
     def _check(self, db):
-        needed = [mysql_db.APIKEYS_TABLE]
+        needed = [mysql_db_cal.APIKEYS_TABLE]
         if self.options.impressions or self.options.bids:
-            needed += [mysql_db.API_TABLE_MAPPING_TABLE, mysql_db.CAL_DOWNLOAD_LOG_TABLE]
+            needed += [mysql_db_cal.API_TABLE_MAPPING_TABLE, mysql_db_cal.CAL_DOWNLOAD_LOG_TABLE]
         missing = [t for t in needed if not db.table_exists(t)]
-        tables = mysql_db.api_tables(db) if db.table_exists(mysql_db.API_TABLE_MAPPING_TABLE) else {}
-        tables = {**{api: table for api, (table, _) in mysql_db.CAL_API_TABLES.items()}, **tables}
+        tables = mysql_db_cal.api_tables(db) if db.table_exists(mysql_db_cal.API_TABLE_MAPPING_TABLE) else {}
+        tables = {**{api: table for api, (table, _) in mysql_db_cal.CAL_API_TABLES.items()}, **tables}
         wanted = []
         if self.options.mappings:
             wanted += list(PER_PUBLISHER_MAPPINGS + SHARED_MAPPINGS) + ["creatives", "exchange_rates"]
@@ -113,15 +114,15 @@ class CalRun:
         try:
             db = self.connections.get()
             self.tables = self._check(db)
-            keys = mysql_db.api_keys(db)
+            keys = mysql_db_cal.api_keys(db)
             if self.options.publisher_ids:
                 unknown = set(self.options.publisher_ids) - {p for p, _ in keys}
                 if unknown:
                     raise ConfigurationError(f"-p: no API key for publisher {', '.join(map(str, sorted(unknown)))} "
-                                             f"in {mysql_db.APIKEYS_TABLE}")
+                                             f"in {mysql_db_cal.APIKEYS_TABLE}")
                 keys = [(p, k) for p, k in keys if p in self.options.publisher_ids]
             if not keys:
-                raise ConfigurationError(f"no API keys in {mysql_db.APIKEYS_TABLE} (add them with add-api-key.py)")
+                raise ConfigurationError(f"no API keys in {mysql_db_cal.APIKEYS_TABLE} (add them with add-api-key.py)")
             self.summary.publishers = len(keys)
             self.http = self.http or HttpClient.from_settings(self.settings, pool_size=self.options.workers + 4)
             sessions = [(p, AuthorizedSession(self.http, base_url, CalTokens(
@@ -213,7 +214,7 @@ class CalRun:
             self.summary.problem(f"publisher {publisher_id}: {err}")
             return
         try:
-            loaded = mysql_db.cal_loaded_files(db, publisher_id) if files else {}
+            loaded = mysql_db_cal.cal_loaded_files(db, publisher_id) if files else {}
         except SuiteError as err:
             self.summary.add(publishers_failed=1)
             self.summary.problem(f"publisher {publisher_id}: cannot read the download log: {err}")

@@ -8,6 +8,7 @@ import sys
 
 import cli
 import mysql_db
+import mysql_db_cal
 import settings as settings_module
 from utility import format_table, mask_secret
 
@@ -25,12 +26,12 @@ def main(args):
     db = mysql_db.connect(settings, user=args.user if args.publisher_ids else None, password=password)
     try:
         if not args.publisher_ids:
-            rows = mysql_db.all_api_keys(db)
+            rows = mysql_db_cal.all_api_keys(db)
             print(format_table(["publisher_id", "api_key"], [(p, mask_secret(k, keep=4)) for p, k in rows]))
             print(f"{len(rows)} keys")
             return cli.EXIT_OK
-        known = {p for p, _ in mysql_db.all_api_keys(db)}
-        deleted = mysql_db.delete_api_keys(db, args.publisher_ids)
+        known = {p for p, _ in mysql_db_cal.all_api_keys(db)}
+        deleted = mysql_db_cal.delete_api_keys(db, args.publisher_ids)
     finally:
         db.close()
     for publisher in args.publisher_ids:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import mappingfile
 import mysql_db
+import mysql_db_reporting
 import readwrite
 import reportdownloadAPI
 import reportdownloadSupport
@@ -115,7 +116,7 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     problems = []
     templates, tables = {}, {}
     mapping = mappingfile.report_mapping(settings)
-    for table in (mysql_db.PUBLISHERS_TABLE, mysql_db.REPORT_RUNS_TABLE, mysql_db.PAIR_QUEUE_TABLE):
+    for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.REPORT_RUNS_TABLE, mysql_db_reporting.PAIR_QUEUE_TABLE):
         if not db.table_exists(table):
             problems.append(f"table {table} does not exist (create it with report-create-db-tables.py)")
     for name in report_names:
@@ -138,15 +139,15 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
         if missing:
             problems.append(f"report {name!r}: table {table} has no column for {', '.join(missing)}")
     publishers = []
-    if db.table_exists(mysql_db.PUBLISHERS_TABLE):
-        publishers = mysql_db.publishers(db)
+    if db.table_exists(mysql_db_reporting.PUBLISHERS_TABLE):
+        publishers = mysql_db_reporting.publishers(db)
         if not publishers:
-            problems.append(f"table {mysql_db.PUBLISHERS_TABLE} is empty: add the publishers to import")
+            problems.append(f"table {mysql_db_reporting.PUBLISHERS_TABLE} is empty: add the publishers to import")
         if publisher_filter:
             known = {pid for pid, _ in publishers}
             unknown = [p for p in publisher_filter if p not in known]
             if unknown:
-                problems.append(f"-l: publisher id {', '.join(map(str, unknown))} not in {mysql_db.PUBLISHERS_TABLE}")
+                problems.append(f"-l: publisher id {', '.join(map(str, unknown))} not in {mysql_db_reporting.PUBLISHERS_TABLE}")
             publishers = [(pid, name) for pid, name in publishers if pid in set(publisher_filter)]
     if problems:
         raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
@@ -196,7 +197,7 @@ class ImportRun:
             publishers, self.templates, self.tables = check_configuration(
                 self.settings, db, options.report_names, options.publisher_ids)
             pairs = [(pid, name) for pid, _ in publishers for name in options.report_names]
-            queued = mysql_db.queued_pairs(db)
+            queued = mysql_db_reporting.queued_pairs(db)
             self.queued = set(queued)
             included = {pid for pid, _ in publishers}
             for pid, name in queued:
@@ -208,8 +209,8 @@ class ImportRun:
                 else:
                     self.summary.problem(f"queued report {name!r} for publisher {pid} dropped: its template or "
                                          f"table is gone")
-                    mysql_db.mark_pair_done(db, pid, name, status="dropped")
-            pending = mysql_db.pending_report_runs(db)
+                    mysql_db_reporting.mark_pair_done(db, pid, name, status="dropped")
+            pending = mysql_db_reporting.pending_report_runs(db)
             self.summary.publishers = len(publishers)
             self.summary.reports = len(options.report_names)
             self.summary.pairs = len(publishers) * len(options.report_names)
@@ -310,13 +311,13 @@ class ImportRun:
                 self.summary.add(**{f"specs_{action}": 1})
                 file_id = reportdownloadAPI.run_report(self.session, report_id)
         except ApiError as err:
-            mysql_db.queue_pair(db, publisher_id, name, err)
+            mysql_db_reporting.queue_pair(db, publisher_id, name, err)
             self.summary.add(pairs_queued=1)
             self.summary.problem(f"publisher {publisher_id}, report {name!r}: not run, queued for next time: {err}")
             return
-        mysql_db.record_report_run(db, file_id, report_id, publisher_id, name, table)
+        mysql_db_reporting.record_report_run(db, file_id, report_id, publisher_id, name, table)
         if pair in self.queued:
-            mysql_db.mark_pair_done(db, publisher_id, name)
+            mysql_db_reporting.mark_pair_done(db, publisher_id, name)
         log.debug("publisher %s, report %r: spec %s %s, file %s requested", publisher_id, name, report_id,
                   action, file_id)
         self._collect(db, file_id, publisher_id, name, table, self.options.max_wait, before=before)
@@ -344,20 +345,20 @@ class ImportRun:
             item = reportdownloadSupport.wait_for_file(self.session, file_id, max_wait, sleep=self._pause)
             if item is None:
                 if expired:
-                    mysql_db.mark_report_run_problem(db, file_id, "expired on Index Exchange", status="expired")
+                    mysql_db_reporting.mark_report_run_problem(db, file_id, "expired on Index Exchange", status="expired")
                     self.summary.add(files_expired=1)
                     self.summary.problem(f"{where}: expired on Index Exchange before it could be collected")
                     return False
-                mysql_db.mark_report_run_problem(db, file_id, f"not ready after {max_wait} s")
+                mysql_db_reporting.mark_report_run_problem(db, file_id, f"not ready after {max_wait} s")
                 self.summary.add(files_pending=1)
                 self.summary.problem(f"{where}: not ready after {max_wait} s; collected next time")
                 return False
             time_range = _time_range(item)
             if earlier and time_range:
-                newer = mysql_db.newer_file_covering(db, file_id, publisher_id, name, earlier, time_range)
+                newer = mysql_db_reporting.newer_file_covering(db, file_id, publisher_id, name, earlier, time_range)
                 if newer:
                     # Loading it now would put older figures over the newer file's.
-                    mysql_db.mark_report_run_problem(db, file_id, f"superseded by file {newer}", status="superseded")
+                    mysql_db_reporting.mark_report_run_problem(db, file_id, f"superseded by file {newer}", status="superseded")
                     self.summary.add(files_superseded=1)
                     log.info("%s: superseded by file %s, loaded already; not loaded", where, newer)
                     return False
@@ -383,7 +384,7 @@ class ImportRun:
         except (SuiteError, OSError) as err:
             rejected = readwrite.count_data_rows(path) if path and os.path.exists(path) else 0
             try:
-                mysql_db.mark_report_run_problem(db, file_id, err)
+                mysql_db_reporting.mark_report_run_problem(db, file_id, err)
             except mysql_db.DatabaseError as db_err:
                 log.error("%s: cannot record the failure: %s", where, db_err)
             self.summary.add(files_pending=1, files_failed=1, rows_rejected=rejected)

@@ -15,6 +15,7 @@ import sys
 
 import cli
 import mysql_db
+import mysql_db_reporting
 import settings as settings_module
 
 
@@ -33,12 +34,12 @@ def main(args):
     db = mysql_db.connect(settings, user=args.user, password=password)
     granted = []
     try:
-        created = mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
+        created = mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
         if args.grant_to and db.engine == "mysql":
-            granted = mysql_db.grant_import_rights(db, args.grant_to, list(mysql_db.REPORTING_TABLES))
+            granted = mysql_db.grant_import_rights(db, args.grant_to, list(mysql_db_reporting.REPORTING_TABLES))
     finally:
         db.close()
-    existing = [t for t in mysql_db.REPORTING_TABLES if t not in created]
+    existing = [t for t in mysql_db_reporting.REPORTING_TABLES if t not in created]
     print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
     for user, host in granted:
         print(f"granted SELECT, INSERT, UPDATE on them to '{user}'@'{host}'")

@@ -3,7 +3,7 @@ publisher_id added, and record it loaded in the same transaction."""
 
 import itertools
 
-import mysql_db
+import mysql_db_reporting
 import readwrite
 from errors import AlreadyLoadedError, PublisherColumnInFileError, ReportFileError
 
@@ -44,7 +44,7 @@ def _load_once(db, path, name, table, publisher_id, file_id, time_range, expecte
                 result = db.bulk_load_csv(table, path, header, constants)
             if result is None:
                 result = db.load_rows(table, header, itertools.chain(sample, rows), constants=constants)
-            if file_id is not None and not mysql_db.mark_report_run_loaded(db, file_id, result, time_range):
+            if file_id is not None and not mysql_db_reporting.mark_report_run_loaded(db, file_id, result, time_range):
                 raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
     return result
 

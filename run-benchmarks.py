@@ -25,6 +25,8 @@ import time
 
 import cli
 import mysql_db
+import mysql_db_cal
+import mysql_db_reporting
 import readwrite
 import settings as settings_module
 from indexExchangeToDBSupport import DEFAULT_WORKERS, ImportOptions, ImportRun
@@ -55,8 +57,8 @@ def end_to_end(publishers, reports, workers, latency=0.1, run_delay=2.0):
                "INDEXEXCHANGEPASSWORD": sim.world.password, "PROGSALESDBENGINE": "sqlite"}
         settings = settings_module.load_settings(environ=env)
         db = mysql_db.connect(settings)
-        mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
-        db.load_rows(mysql_db.PUBLISHERS_TABLE, ["publisher_id"], [[str(p)] for p in sim.world.publisher_ids])
+        mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
+        db.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id"], [[str(p)] for p in sim.world.publisher_ids])
         db.close()
         for offset, name in enumerate(REPORT_NAMES[:reports]):
             readwrite.write_template(settings, sim.spec(1965885 + offset)[0], name)
@@ -218,9 +220,9 @@ def print_cal_load(rows):
             shutil.copyfileobj(source, target)
         admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
                                        server.database)
-        ddl = mysql_db.CAL_TABLES["prog_ix_impression_log"][1]
+        ddl = mysql_db_cal.CAL_TABLES["prog_ix_impression_log"][1]
         admin.execute_script([ddl, ddl.replace("prog_ix_impression_log", "bench_cal_loaddata"),
-                              mysql_db.CAL_TABLES[mysql_db.CAL_DOWNLOAD_LOG_TABLE][1]])
+                              mysql_db_cal.CAL_TABLES[mysql_db_cal.CAL_DOWNLOAD_LOG_TABLE][1]])
         admin.close()
         print(f"CAL file: {rows} rows, {os.path.getsize(plain) / 1e6:.0f} MB ({os.path.getsize(packed) / 1e6:.0f} MB gzip)")
         code = CAL_LOADER.format(here=HERE, port=server.port, user=server.import_user,

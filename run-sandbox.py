@@ -16,6 +16,7 @@ import sys
 
 import cli
 import mysql_db
+import mysql_db_reporting
 import settings as settings_module
 from ixsimulator import IXSimulator
 
@@ -51,8 +52,8 @@ def main(args):
         settings = settings_module.load_settings(environ=env)
         db = mysql_db.connect(settings)
         try:
-            mysql_db.create_tables(db, mysql_db.REPORTING_TABLES)
-            db.load_rows(mysql_db.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
+            mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
+            db.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
                          [[str(pid), sim.world.publisher_names[pid]] for pid in sim.world.publisher_ids])
         finally:
             db.close()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import mysql_db
+import mysql_db_reporting
 import readwrite
 import settings as settings_module
 from conftest import ROOT
@@ -24,8 +25,8 @@ class ImportEnv:
                     "INDEXEXCHANGEUSERNAME": sim.world.username, "INDEXEXCHANGEPASSWORD": sim.world.password,
                     "INDEXEXCHANGEMAXRETRYWAIT": "20", **database.settings_env}
         self.settings = settings_module.load_settings(environ=self.env)
-        mysql_db.create_tables(database.admin, mysql_db.REPORTING_TABLES)
-        database.admin.load_rows(mysql_db.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
+        mysql_db.create_tables(database.admin, mysql_db_reporting.REPORTING_TABLES)
+        database.admin.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
                                  [[str(p), sim.world.publisher_names[p]] for p in sim.world.publisher_ids])
         for spec_id, name in ((1965885, REPORTS[0]), (1965886, REPORTS[1])):
             readwrite.write_template(self.settings, sim.spec(spec_id)[0], name)

@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-import mysql_db
+import mysql_db_cal
 from calenv import CalEnv
 from httpclient import HttpClient
 
@@ -146,7 +146,7 @@ def test_truncated_gzip_is_reported_and_tried_again_next_run(cal, sim):
 
 
 def test_bad_key_fails_that_publisher_only(cal, sim):
-    mysql_db.set_api_keys(cal.database.admin, [(cal.publishers[1], "bm90OmFrZXk=")])
+    mysql_db_cal.set_api_keys(cal.database.admin, [(cal.publishers[1], "bm90OmFrZXk=")])
     summary = cal.run(impressions=True)
     assert summary.publishers_failed == 1 and not summary.complete
     assert f"publisher {cal.publishers[1]}" in summary.problems[0] and "bm90OmFrZXk=" not in summary.problems[0]
@@ -197,7 +197,7 @@ def test_script_cron_forms_and_exit_codes(cal, sim):
     assert hourly.returncode == 0 and hourly.stdout == "" and hourly.stderr == "", "quiet when all is well"
     daily = cal.script("-R")
     assert daily.returncode == 0 and "mapping rows loaded" in daily.stdout
-    mysql_db.set_api_keys(cal.database.admin, [(cal.publishers[0], "bm90OmFrZXk=")])
+    mysql_db_cal.set_api_keys(cal.database.admin, [(cal.publishers[0], "bm90OmFrZXk=")])
     failing = cal.script("-M", "-l")
     assert failing.returncode == 1 and "CAL summary" in failing.stderr and "bm90OmFrZXk=" not in failing.stderr
 

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 import mysql_db
+import mysql_db_cal
+import mysql_db_reporting
 from conftest import ROOT
 
 KEY = "c2ltLWNsaWVudC0xOjAzOWQyOThkOTA4N2JkNDc2N2UwYTliZmE5NjY3ZjNi"
@@ -27,7 +29,7 @@ def test_create_tables_then_add_list_and_delete_keys(database, tmp_path):
     admin_pw = "" if database.engine == "sqlite" else "admin-pw-for-tests\n"
     created = run(env, "cal-create-db-tables.py", *admin, stdin=admin_pw)
     assert created.returncode == 0, created.stderr
-    assert all(name in created.stdout for name in mysql_db.CAL_TABLES)
+    assert all(name in created.stdout for name in mysql_db_cal.CAL_TABLES)
     assert dict(database.rows("SELECT api, data_table FROM prog_ix_api_to_db_table_mapping"))["bid_log"] == \
         "prog_ix_bid_log"
     assert "created: none" in run(env, "cal-create-db-tables.py", *admin, stdin=admin_pw).stdout
@@ -50,12 +52,12 @@ def test_create_tables_then_add_list_and_delete_keys(database, tmp_path):
 
 
 def add_publishers(database, *ids):
-    mysql_db.create_tables(database.admin, {mysql_db.PUBLISHERS_TABLE: mysql_db.REPORTING_TABLES[mysql_db.PUBLISHERS_TABLE]})
-    database.admin.load_rows(mysql_db.PUBLISHERS_TABLE, ["publisher_id"], [[str(i)] for i in ids])
+    mysql_db.create_tables(database.admin, {mysql_db_reporting.PUBLISHERS_TABLE: mysql_db_reporting.REPORTING_TABLES[mysql_db_reporting.PUBLISHERS_TABLE]})
+    database.admin.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id"], [[str(i)] for i in ids])
 
 
 def test_the_importing_user_may_not_delete_keys(mariadb_database, tmp_path):
-    mysql_db.create_tables(mariadb_database.admin, {mysql_db.APIKEYS_TABLE: mysql_db.CAL_TABLES[mysql_db.APIKEYS_TABLE][1]})
+    mysql_db.create_tables(mariadb_database.admin, {mysql_db_cal.APIKEYS_TABLE: mysql_db_cal.CAL_TABLES[mysql_db_cal.APIKEYS_TABLE][1]})
     add_publishers(mariadb_database, 1)
     env = env_for(mariadb_database, tmp_path)
     assert run(env, "add-api-key.py", "1", stdin=KEY + "\n").returncode == 0
@@ -65,7 +67,7 @@ def test_the_importing_user_may_not_delete_keys(mariadb_database, tmp_path):
 
 
 def test_bad_arguments(database, tmp_path):
-    mysql_db.create_tables(database.admin, {mysql_db.APIKEYS_TABLE: mysql_db.CAL_TABLES[mysql_db.APIKEYS_TABLE][1]})
+    mysql_db.create_tables(database.admin, {mysql_db_cal.APIKEYS_TABLE: mysql_db_cal.CAL_TABLES[mysql_db_cal.APIKEYS_TABLE][1]})
     add_publishers(database, 180280)
     env = env_for(database, tmp_path)
     no_key = run(env, "add-api-key.py", "180280", stdin="")
@@ -79,7 +81,7 @@ def test_bad_arguments(database, tmp_path):
 
 
 def test_an_empty_admin_password_is_never_tried(mariadb_database, tmp_path):
-    mysql_db.create_tables(mariadb_database.admin, {mysql_db.APIKEYS_TABLE: mysql_db.CAL_TABLES[mysql_db.APIKEYS_TABLE][1]})
+    mysql_db.create_tables(mariadb_database.admin, {mysql_db_cal.APIKEYS_TABLE: mysql_db_cal.CAL_TABLES[mysql_db_cal.APIKEYS_TABLE][1]})
     result = run(env_for(mariadb_database, tmp_path), "delete-api-key.py", "-u", "ixadmin", "1", stdin="")
     assert result.returncode == 2 and "no MySQL password for ixadmin given" in result.stderr
 
@@ -134,7 +136,7 @@ def test_tables_are_utf8mb4_on_a_latin1_database(mariadb):
     try:
         admin = mysql_db.MySQLDatabase("127.0.0.1", mariadb.port, mariadb.admin_user, mariadb.admin_password,
                                        "latin1_stats")
-        mysql_db.create_tables(admin, {"prog_ix_site_mapping": mysql_db.CAL_TABLES["prog_ix_site_mapping"][1]})
+        mysql_db.create_tables(admin, {"prog_ix_site_mapping": mysql_db_cal.CAL_TABLES["prog_ix_site_mapping"][1]})
         importer = mysql_db.MySQLDatabase("127.0.0.1", mariadb.port, mariadb.import_user, mariadb.import_password,
                                           "latin1_stats")
         importer.load_rows("prog_ix_site_mapping", ["site_id", "site_name", "publisher_id"],

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-import mysql_db
+import mysql_db_reporting
 import reportid_db
 from errors import ConfigurationError
 from importenv import REPORTS, ImportEnv
@@ -105,7 +105,7 @@ def test_missing_bookkeeping_table(ix, sim):
 # --- failures that leave work pending ---------------------------------------------------
 
 def test_value_that_does_not_fit_stays_pending_until_the_table_is_fixed(ix, sim):
-    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"]
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db_reporting.REPORTING_TABLES["prog_ix_stats"]
                                       .replace("site_name varchar(255)", "site_name varchar(8)")])
     summary = ix.run(reports=REPORTS[:1])
     assert not summary.complete
@@ -116,7 +116,7 @@ def test_value_that_does_not_fit_stays_pending_until_the_table_is_fixed(ix, sim)
     assert ix.run_statuses().get("pending") == failed
     loaded_before = ix.stats_rows()
 
-    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"]])
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db_reporting.REPORTING_TABLES["prog_ix_stats"]])
     later = ix.run(reports=REPORTS[1:])
     assert later.complete and later.files_from_earlier == failed
     assert ix.run_statuses() == {"loaded": 4 + 4}
@@ -305,7 +305,7 @@ def test_kill_in_the_middle_of_a_load_then_rerun(sim, mariadb_database, tmp_path
         if name == REPORTS[0]:
             template["dateRange"] = {"from": "2026-01-01", "to": "2026-06-01"}
         ix.write_template(name, template)
-    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db.REPORTING_TABLES["prog_ix_stats"].replace(
+    ix.database.admin.execute_script(["DROP TABLE prog_ix_stats", mysql_db_reporting.REPORTING_TABLES["prog_ix_stats"].replace(
         "ecpm decimal(24,8) NOT NULL DEFAULT 0,", "ecpm decimal(24,8) NOT NULL DEFAULT 0, "
         "size varchar(16) NOT NULL DEFAULT '', country varchar(2) NOT NULL DEFAULT '', "
         "device_type varchar(32) NOT NULL DEFAULT '',").replace(

@@ -11,6 +11,7 @@ import pytest
 
 import calSupport
 import mysql_db
+import mysql_db_cal
 from errors import ReportFileError
 from reportdownloadWrapper import load_report_file
 
@@ -85,7 +86,7 @@ def test_load_rows_refuses_rows_without_the_whole_key(stats):
 
 
 def test_cal_bid_file_without_auction_id_is_refused_and_not_logged(database, tmp_path):
-    mysql_db.create_tables(database.admin, {n: d for n, (_, d) in mysql_db.CAL_TABLES.items()})
+    mysql_db.create_tables(database.admin, {n: d for n, (_, d) in mysql_db_cal.CAL_TABLES.items()})
     header = ["timestamp", "dsp_id", "trading_desk_id", "creative_id", "deal_id", "site_id", "partner_id"]
     lines = [",".join(header)] + [f"2026-06-05 07:00:00,{i % 3},1,{i},d{i % 2},5,6" for i in range(81)]
     path = tmp_path / "bids.csv.gz"

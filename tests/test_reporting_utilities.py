@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-import mysql_db
+import mysql_db_reporting
 from conftest import ROOT
 from indexExchangeToDBSupport import ProgressBar
 
@@ -57,7 +57,7 @@ def test_report_create_db_tables_with_an_admin_user(mariadb, tmp_path):
            "PROGSALESMYSQLPASSWORD": mariadb.import_password}
     conn = mariadb.connect_admin()
     cursor = conn.cursor()
-    for table in mysql_db.REPORTING_TABLES:
+    for table in mysql_db_reporting.REPORTING_TABLES:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     conn.close()
     as_importer = run("report-create-db-tables.py", env=env)
