@@ -17,7 +17,6 @@ log = logging.getLogger("cal")
 
 SENTINEL = "-9999"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
 
 
 @dataclasses.dataclass
@@ -88,7 +87,7 @@ def shaped_rows(header, rows, columns, shaped):
     has_other = "other" in by_name
     keep = [i for i, h in enumerate(header) if h.lower() in by_name and h.lower() not in ("publisher_id", "other")]
     rest = [i for i in range(len(header)) if i not in keep]
-    integer_positions = [n for n, i in enumerate(keep) if by_name[header[i].lower()].data_type in INTEGER_TYPES]
+    integer_positions = [n for n, i in enumerate(keep) if by_name[header[i].lower()].is_integer]
     shaped.header = [header[i] for i in keep] + (["other"] if has_other else [])
     shaped.extra_columns = [header[i] for i in rest if header[i].lower() != "publisher_id"]
     if shaped.extra_columns and not has_other:

@@ -129,13 +129,12 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
         except ConfigurationError as err:
             problems.append(f"report {name!r}: {err}")
             continue
+        wanted = list(templates[name]["querySpec"]["fields"]) if name in templates else []
         try:
-            columns = {c.name.lower() for c in db.table_columns(table)}
+            missing = db.missing_columns(table, wanted + ["publisher_id"])
         except mysql_db.NoSuchTableError:
             problems.append(f"report {name!r}: table {table} does not exist")
             continue
-        wanted = list(templates[name]["querySpec"]["fields"]) if name in templates else []
-        missing = [f for f in wanted + ["publisher_id"] if f.lower() not in columns]
         if missing:
             problems.append(f"report {name!r}: table {table} has no column for {', '.join(missing)}")
     publishers = []

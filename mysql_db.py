@@ -1,4 +1,5 @@
-"""The only module that speaks SQL.
+"""The database layer: with mysql_db_reporting.py and mysql_db_cal.py (the suite's tables
+and the queries on them), the only modules that speak SQL.
 
 Two engines behind one interface: MySQL/MariaDB (production, mysql-connector-python) and
 SQLite (stdlib, the embedded default for machines without a MySQL server). connect()
@@ -128,6 +129,10 @@ class Column:
     scale: int = None         # decimal digits after the point
     unsigned: bool = False
 
+    @property
+    def is_integer(self):
+        return self.data_type in INTEGER_TYPES
+
 
 @dataclasses.dataclass
 class LoadResult:
@@ -146,6 +151,7 @@ class LoadResult:
 # --- value checks, shared by both engines -------------------------------------------------
 
 _INT_RANGES = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
+INTEGER_TYPES = frozenset(_INT_RANGES)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:([0-9]*)\.?([0-9]*))")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?")
@@ -332,6 +338,11 @@ class Database:
                 raise DatabaseError(f"loading {table}: column {h!r} named twice in the header")
             seen.add(h.lower())
         return [by_name[h.lower()] for h in header]
+
+    def missing_columns(self, table, names):
+        """The `names` that `table` has no column for (compared without case)."""
+        have = {c.name.lower() for c in self.table_columns(table)}
+        return [n for n in names if n.lower() not in have]
 
     def missing_key_columns(self, table, names):
         """The columns of `table`'s primary key that `names` lacks."""

@@ -137,3 +137,16 @@ def queued_pairs(db):
 def mark_pair_done(db, publisher_id, report_name, status="done"):
     db.execute(f"UPDATE {PAIR_QUEUE_TABLE} SET status = %s WHERE publisher_id = %s AND report_name = %s "
                f"AND status = 'queued'", (status, publisher_id, report_name))
+
+
+def stats_by_publisher(db):
+    """[(publisher_id, rows, impressions)] of the starter prog_ix_stats."""
+    return db.fetch_all(f"SELECT publisher_id, COUNT(*), SUM(impressions) FROM {STATS_TABLE} "
+                        f"GROUP BY publisher_id ORDER BY publisher_id")
+
+
+def create_table_sql(table, columns, key):
+    """CREATE TABLE text for `columns` ([(name, declared type)]) keyed by `key` (names)."""
+    lines = [f"  `{name}` {declared}" for name, declared in columns]
+    lines.append(f"  PRIMARY KEY ({', '.join(f'`{k}`' for k in key)})")
+    return f"CREATE TABLE `{table}` (\n" + ",\n".join(lines) + "\n)"

@@ -7,6 +7,7 @@ other names are guessed from their form and marked so.
 """
 
 import mysql_db
+import mysql_db_reporting
 
 TIME, INTEGER, DECIMAL, TEXT = "time", "integer", "decimal", "text"
 KNOWN_FIELDS = {
@@ -24,8 +25,7 @@ BLANK = "omitted"
 # Names that describe an id of the same row: with the id in the key they need not be.
 NAME_OF_ID = {"site_name": "site_id", "domain": "site_id", "partner_name": "partner_id", "deal_name": "deal_id"}
 
-COLUMN_TYPES = {TIME: {"datetime", "timestamp", "date"}, INTEGER: {"tinyint", "smallint", "mediumint", "int",
-                                                                    "integer", "bigint"},
+COLUMN_TYPES = {TIME: {"datetime", "timestamp", "date"}, INTEGER: mysql_db.INTEGER_TYPES,
                 DECIMAL: {"decimal", "numeric", "double", "float", "real"},
                 TEXT: {"char", "varchar", "tinytext", "text", "mediumtext"}}
 CREATE_TYPES = {TIME: "datetime NOT NULL", INTEGER: "bigint NOT NULL DEFAULT 0",
@@ -81,9 +81,10 @@ def check_report(db, table, fields):
     except mysql_db.NoSuchTableError:
         return [f"table {table} does not exist"]
     problems = []
+    missing = set(db.missing_columns(table, list(fields) + ["publisher_id"]))
     for field in list(fields) + ["publisher_id"]:
         column = columns.get(field.lower())
-        if column is None:
+        if field in missing:
             kind = field_kind(field)[0] if field != "publisher_id" else INTEGER
             problems.append(f"no column {field} (add: `{field}` {CREATE_TYPES[kind].replace(' DEFAULT 0', '')})")
         elif field == "publisher_id":
@@ -108,16 +109,14 @@ def check_report(db, table, fields):
 
 def create_table_sql(table, fields):
     """A CREATE TABLE that fits a template: typed columns, keyed so reruns overwrite."""
-    lines = []
-    for field in fields:
-        lines.append(f"  `{field}` {CREATE_TYPES[field_kind(field)[0]]}")
+    columns = [(field, CREATE_TYPES[field_kind(field)[0]]) for field in fields]
     # publisher_id right after the time fields, where a reader of the table looks for it.
-    lines.insert(sum(1 for f in fields if field_kind(f)[0] == TIME), "  `publisher_id` int NOT NULL")
+    columns.insert(sum(1 for f in fields if field_kind(f)[0] == TIME), ("publisher_id", "int NOT NULL"))
     key = [f for f in fields if field_kind(f)[0] == TIME]
     key.append("publisher_id")
     key += [f for f in fields if is_dimension(f) and field_kind(f)[0] != TIME
             and not (f in NAME_OF_ID and NAME_OF_ID[f] in fields)]
     # Text columns in the key are shortened: InnoDB keys hold at most 3,072 bytes.
-    lines = [line.replace("varchar(255)", "varchar(64)") if line.split("`")[1] in key else line for line in lines]
-    lines.append(f"  PRIMARY KEY ({', '.join(f'`{k}`' for k in key)})")
-    return f"CREATE TABLE `{table}` (\n" + ",\n".join(lines) + "\n)"
+    columns = [(name, declared.replace("varchar(255)", "varchar(64)") if name in key else declared)
+               for name, declared in columns]
+    return mysql_db_reporting.create_table_sql(table, columns, key)

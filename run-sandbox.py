@@ -67,8 +67,7 @@ def main(args):
             code = script("index-exchange-to-db.py", "-R", *REPORTS, env=env).returncode
         db = mysql_db.connect(settings)
         try:
-            rows = db.fetch_all("SELECT publisher_id, COUNT(*), SUM(impressions) FROM prog_ix_stats "
-                                "GROUP BY publisher_id ORDER BY publisher_id")
+            rows = mysql_db_reporting.stats_by_publisher(db)
         finally:
             db.close()
         print("\nsandbox: prog_ix_stats now holds (publisher_id, rows, impressions):")
