@@ -10,6 +10,7 @@ import getpass
 import logging
 import os
 import sys
+import threading
 
 from errors import ConfigurationError, SuiteError
 
@@ -106,3 +107,31 @@ def admin_password(settings, user):
     if not user or settings.get("PROGSALESDBENGINE") == "sqlite":
         return None
     return read_secret(f"MySQL password for {user}")
+
+
+class ProgressBar:
+    """A one-line bar on a terminal's stderr; nothing when stderr is not a terminal."""
+
+    def __init__(self, stream=None, width=30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.total = self.done = 0
+        self._lock = threading.Lock()
+
+    def start(self, total):
+        self.total = total
+        self._draw()
+
+    def step(self):
+        with self._lock:
+            self.done += 1
+            self._draw()
+
+    def finish(self):
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self):
+        filled = int(self.width * self.done / self.total) if self.total else self.width
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} pairs")
+        self.stream.flush()

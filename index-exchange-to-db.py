@@ -22,7 +22,7 @@ import mysql_db
 import settings as settings_module
 from errors import ConfigurationError
 from indexExchangeToDBSupport import (DEFAULT_WORKERS, MAX_WORKERS, SECONDS_PER_RETRY, ImportOptions, ImportRun,
-                                      ProgressBar, check_configuration)
+                                      check_configuration)
 
 
 def build_parser():
@@ -63,13 +63,11 @@ def main(args):
         return cli.EXIT_OK
     options = ImportOptions(report_names=args.reports, publisher_ids=publisher_ids, keep_files=args.keep_files,
                             download_dir=args.directory, retries=args.retries, workers=args.parallel)
-    progress = ProgressBar() if sys.stderr.isatty() and not args.debug else None
+    progress = cli.ProgressBar() if sys.stderr.isatty() and not args.debug else None
     summary = ImportRun(settings, options, progress=progress).run()
     if args.report:
         print(summary.text())
-    if summary.interrupted:
-        return cli.EXIT_INTERRUPTED
-    return cli.EXIT_OK if summary.complete else cli.EXIT_FAILED
+    return summary.exit_code
 
 
 if __name__ == "__main__":

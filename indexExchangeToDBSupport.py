@@ -7,31 +7,27 @@ Exchange. Pairs go through a bounded pool of workers; each worker has at most on
 progress, so the pool size bounds the runs in progress at Index Exchange.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import mappingfile
 import mysql_db
 import mysql_db_reporting
 import readwrite
-import reportdownloadAPI
 import reportdownloadSupport
 import reportdownloadWrapper
 import reportid_db
-import reportmanagementAPI
 import reportmanagementSupport
 from authenticationSupport import reporting_session
-from errors import AlreadyLoadedError, ApiError, ConfigurationError, NotFoundError, SuiteError
-from httpclient import HttpClient
-from utility import Tally
+from cronrun import CronRun, RunSummary
+from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
 
 log = logging.getLogger("index-exchange-to-db")
 
@@ -55,9 +51,21 @@ class ImportOptions:
     def max_wait(self):
         return self.retries * SECONDS_PER_RETRY
 
+    def validated(self):
+        """A checked copy, each report once and in order; ConfigurationError naming the
+        option otherwise."""
+        if not self.report_names:
+            raise ConfigurationError("name at least one report")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigurationError(f"-P must be 1..{MAX_WORKERS}, got {self.workers}")
+        if self.retries < 0:
+            raise ConfigurationError(f"-r must be 0 or more, got {self.retries}")
+        return dataclasses.replace(self, report_names=list(dict.fromkeys(self.report_names)))
+
 
 @dataclasses.dataclass
-class Summary(Tally):
+class Summary(RunSummary):
+    """What one run of the main program did."""
     publishers: int = 0
     reports: int = 0
     pairs: int = 0
@@ -76,18 +84,16 @@ class Summary(Tally):
     rows_updated: int = 0
     rows_rejected: int = 0
     pairs_not_begun: int = 0          # Ctrl-C came first
-    interrupted: bool = False
-    seconds: float = 0.0
 
     logger = log
+    title = "Activity summary"
 
     @property
     def complete(self):
         return not (self.files_pending or self.pairs_queued or self.files_expired or self.interrupted)
 
-    def text(self):
+    def lines(self):
         lines = [
-            "Activity summary",
             f"  publishers x reports: {self.publishers} x {self.reports} = {self.pairs} pairs",
             f"  report specs: {self.specs_created} created, {self.specs_updated} updated, "
             f"{self.specs_reused} reused, {self.pairs_queued} could not be run (queued for next time)",
@@ -96,16 +102,11 @@ class Summary(Tally):
             f"{self.files_superseded} superseded by newer files",
             f"  rows: {self.rows_loaded} loaded ({self.rows_inserted} inserted, {self.rows_updated} updated), "
             f"{self.rows_rejected} rejected",
-            f"  time taken: {self.seconds:.1f} s",
         ]
         if self.interrupted:
             lines.append(f"  interrupted: {self.pairs_not_begun} pairs not begun, their files and the pending "
                          f"ones are collected by the next run")
-        return "\n".join(lines + self.problems_line())
-
-
-class RunInterrupted(Exception):
-    """Ctrl-C: this worker stops where it is; its file stays pending."""
+        return lines
 
 
 # --- checks before any call ---------------------------------------------------------------
@@ -155,76 +156,92 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
 
 # --- the run ------------------------------------------------------------------------------
 
-class ImportRun:
-    def __init__(self, settings, options, http=None, progress=None):
-        self.settings = settings
-        self.options = options
-        self.http = http
-        self.progress = progress
-        self.summary = Summary()
-        self.username = None
-        self.stopping = threading.Event()      # set by Ctrl-C: every worker stops at its next step
+def choose_pairs(publisher_ids, report_names, queued, runnable):
+    """The (publisher, report) pairs of this run: queued pairs first (in queue order), then
+    every publisher x report. A queued pair waits for a run that includes its publisher;
+    one whose report cannot be run any more (`runnable(name)` is False) is dropped.
+    Returns (pairs, dropped)."""
+    pairs = [(pid, name) for pid in publisher_ids for name in report_names]
+    included = set(publisher_ids)
+    first, dropped = [], []
+    for pid, name in queued:
+        if (pid, name) in pairs or pid not in included:
+            continue
+        (first if runnable(name) else dropped).append((pid, name))
+    return list(reversed(first)) + pairs, dropped
 
-    def run(self):
-        started = time.monotonic()
-        options = self.options
-        if not options.report_names:
-            raise ConfigurationError("name at least one report")
-        options.report_names = list(dict.fromkeys(options.report_names))   # each once, in order
-        if not 1 <= options.workers <= MAX_WORKERS:
-            raise ConfigurationError(f"-P must be 1..{MAX_WORKERS}, got {options.workers}")
-        if options.retries < 0:
-            raise ConfigurationError(f"-r must be 0 or more, got {options.retries}")
+
+class FileLedger:
+    """Every status a file asked for gets in prog_ix_report_runs, written from here only:
+    pending when its run is requested, then loaded (inside the load's transaction),
+    still pending with a reason, expired or superseded."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def requested(self, file_id, report_id, publisher_id, name, table):
+        mysql_db_reporting.record_report_run(self.db, file_id, report_id, publisher_id, name, table)
+
+    def loaded(self, file_id, result, time_range):
+        """Inside the load's transaction; AlreadyLoadedError when another copy was first."""
+        if not mysql_db_reporting.mark_report_run_loaded(self.db, file_id, result, time_range):
+            raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
+
+    def still_pending(self, file_id, reason):
+        mysql_db_reporting.mark_report_run_problem(self.db, file_id, reason)
+
+    def expired(self, file_id):
+        mysql_db_reporting.mark_report_run_problem(self.db, file_id, "expired on Index Exchange", status="expired")
+
+    def superseded(self, file_id, newer):
+        mysql_db_reporting.mark_report_run_problem(self.db, file_id, f"superseded by file {newer}",
+                                                   status="superseded")
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C: this worker stops where it is; its file stays pending."""
+
+
+class ImportRun(CronRun):
+    """One run of index-exchange-to-db.py: collect the files earlier runs left pending,
+    then save (when needed), run, wait for, download and load every pair's report, in a
+    bounded pool of workers (each with at most one run in progress at Index Exchange)."""
+
+    folder_prefix = DOWNLOAD_FOLDER_PREFIX
+    summary_class = Summary
+    bulk_load_from_folder = True
+
+    def __init__(self, settings, options, http=None, progress=None):
+        super().__init__(settings, options, http)
+        self.progress = progress
+
+    def before_connecting(self):
         self.username = self.settings.require("INDEXEXCHANGEUSERNAME")
         self.settings.require("INDEXEXCHANGEPASSWORD")
         self.keep_dir = None
-        if options.keep_files:
-            self.keep_dir = readwrite.ensure_folder(options.download_dir or self.settings.data_download_store())
-        with readwrite.run_folder(DOWNLOAD_FOLDER_PREFIX) as self.download_dir:
-            self._run_in_folder()
-        self.summary.seconds = time.monotonic() - started
-        return self.summary
+        if self.options.keep_files:
+            self.keep_dir = readwrite.ensure_folder(self.options.download_dir or self.settings.data_download_store())
 
-    def _run_in_folder(self):
+    def check(self, db):
         options = self.options
-        # Downloads go to a folder of this run's own (self.download_dir), never shared with
-        # another copy of the program (which could rewrite a file while this one loads
-        # it); files are bulk-loaded from there, and from nowhere else.
-        self.connections = mysql_db.ConnectionPerThread(self.settings, local_infile_dir=self.download_dir)
-        try:
-            db = self.connections.get()
-            publishers, self.templates, self.tables = check_configuration(
-                self.settings, db, options.report_names, options.publisher_ids)
-            pairs = [(pid, name) for pid, _ in publishers for name in options.report_names]
-            queued = mysql_db_reporting.queued_pairs(db)
-            self.queued = set(queued)
-            included = {pid for pid, _ in publishers}
-            for pid, name in queued:
-                # Another publisher's pair waits for a run that includes that publisher.
-                if (pid, name) in pairs or pid not in included:
-                    continue
-                if name in self.templates or self._add_queued_report(db, name):
-                    pairs.insert(0, (pid, name))
-                else:
-                    self.summary.problem(f"queued report {name!r} for publisher {pid} dropped: its template or "
-                                         f"table is gone")
-                    mysql_db_reporting.mark_pair_done(db, pid, name, status="dropped")
-            pending = mysql_db_reporting.pending_report_runs(db)
-            self.summary.publishers = len(publishers)
-            self.summary.reports = len(options.report_names)
-            self.summary.pairs = len(publishers) * len(options.report_names)
-            self.reportids = reportid_db.ReportIdDB(self.settings.settings_store())
-            own_http = self.http is None
-            # A connection for each worker, or the pool discards and reopens them.
-            self.http = self.http or HttpClient.from_settings(self.settings, pool_size=options.workers + 4)
-            try:
-                self.session = reporting_session(self.http, self.settings)
-                self._work(pending, pairs)
-            finally:
-                if own_http:
-                    self.http.close()
-        finally:
-            self.connections.close()
+        publishers, self.templates, self.tables = check_configuration(
+            self.settings, db, options.report_names, options.publisher_ids)
+        queued = mysql_db_reporting.queued_pairs(db)
+        self.queued = set(queued)
+        self.pairs, dropped = choose_pairs([pid for pid, _ in publishers], options.report_names, queued,
+                                           lambda name: name in self.templates or self._add_queued_report(db, name))
+        for pid, name in dropped:
+            self.summary.problem(f"queued report {name!r} for publisher {pid} dropped: its template or table is gone")
+            mysql_db_reporting.mark_pair_done(db, pid, name, status="dropped")
+        self.pending = mysql_db_reporting.pending_report_runs(db)
+        self.summary.publishers = len(publishers)
+        self.summary.reports = len(options.report_names)
+        self.summary.pairs = len(publishers) * len(options.report_names)
+        self.reportids = reportid_db.ReportIdDB(self.settings.settings_store())
+
+    def steps(self, db):
+        self.session = reporting_session(self.http, self.settings)
+        self._work(self.pending, self.pairs)
 
     def _add_queued_report(self, db, name):
         try:
@@ -239,8 +256,7 @@ class ImportRun:
         return True
 
     def _work(self, pending, pairs):
-        listed_at = time.time()
-        active = {item["reportID"] for item in reportmanagementAPI.list_active_specs(self.session)}
+        active, listed_at = reportmanagementSupport.active_spec_ids(self.session)
         # Files of one pair load oldest first, so an older file never overwrites a newer
         # one's rows ("today only"). Each waits for the one before it, which the FIFO pool
         # has always started already.
@@ -259,17 +275,19 @@ class ImportRun:
                     if self.progress:
                         self.progress.step()
             except KeyboardInterrupt:
-                # Stop promptly: pairs not begun are not begun, waiting stops, a load under
-                # way finishes its transaction; what was asked for stays pending for the
-                # next run, which collects it first.
-                self.stopping.set()
-                not_begun = sum(future.cancel() for future in futures)
-                self.summary.interrupted = True
-                self.summary.add(pairs_not_begun=not_begun)
-                log.warning("interrupted: %d pairs not begun; stopping the rest, their files stay pending",
-                            not_begun)
+                self._interrupted(futures)
         if self.progress:
             self.progress.finish()
+
+    def _interrupted(self, futures):
+        # Stop promptly: pairs not begun are not begun, waiting stops, a load under way
+        # finishes its transaction; what was asked for stays pending for the next run,
+        # which collects it first.
+        self.stopping.set()
+        not_begun = sum(future.cancel() for future in futures)
+        self.summary.interrupted = True
+        self.summary.add(pairs_not_begun=not_begun)
+        log.warning("interrupted: %d pairs not begun; stopping the rest, their files stay pending", not_begun)
 
     def _load_turn(self, pair):
         """(event to wait for before loading, event to set when done) for the next file of a pair."""
@@ -295,31 +313,23 @@ class ImportRun:
             return
         publisher_id, name = pair
         db = self.connections.get()
-        template, table = self.templates[name], self.tables[name]
         try:
-            report_id, action = reportmanagementSupport.ensure_spec(
-                self.session, self.reportids, publisher_id, name, template, self.username, active, listed_at)
-            self.summary.add(**{f"specs_{action}": 1})
-            try:
-                file_id = reportdownloadAPI.run_report(self.session, report_id)
-            except NotFoundError:
-                # Deactivated on Index Exchange since we listed it: a new spec, then run.
-                report_id, action = reportmanagementSupport.ensure_spec(
-                    self.session, self.reportids, publisher_id, name, template, self.username, active,
-                    listed_at, force_new=True)
-                self.summary.add(**{f"specs_{action}": 1})
-                file_id = reportdownloadAPI.run_report(self.session, report_id)
+            report_id, file_id, actions = reportmanagementSupport.run_pair(
+                self.session, self.reportids, publisher_id, name, self.templates[name], self.username, active,
+                listed_at)
         except ApiError as err:
             mysql_db_reporting.queue_pair(db, publisher_id, name, err)
             self.summary.add(pairs_queued=1)
             self.summary.problem(f"publisher {publisher_id}, report {name!r}: not run, queued for next time: {err}")
             return
-        mysql_db_reporting.record_report_run(db, file_id, report_id, publisher_id, name, table)
+        for action in actions:
+            self.summary.add(**{f"specs_{action}": 1})
+        FileLedger(db).requested(file_id, report_id, publisher_id, name, self.tables[name])
         if pair in self.queued:
             mysql_db_reporting.mark_pair_done(db, publisher_id, name)
         log.debug("publisher %s, report %r: spec %s %s, file %s requested", publisher_id, name, report_id,
-                  action, file_id)
-        self._collect(db, file_id, publisher_id, name, table, self.options.max_wait, before=before)
+                  "/".join(actions), file_id)
+        self._collect(db, file_id, publisher_id, name, self.tables[name], before=before)
 
     def _collect_earlier(self, run, before, done):
         db = self.connections.get()
@@ -328,51 +338,32 @@ class ImportRun:
             requested = dt.datetime.fromisoformat(requested)
         age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
         loaded = self._collect(db, int(run["file_id"]), int(run["publisher_id"]), run["report_name"],
-                               run["db_table"], self.options.max_wait, earlier=requested,
+                               run["db_table"], earlier=requested,
                                expired=age > dt.timedelta(days=FILE_RETENTION_DAYS), before=before)
         if loaded:
             self.summary.add(files_from_earlier=1)
 
-    def _collect(self, db, file_id, publisher_id, name, table, max_wait, earlier=None, expired=False,
-                 before=None):
+    def _collect(self, db, file_id, publisher_id, name, table, earlier=None, expired=False, before=None):
         """Wait for, download and load one file; True when loaded. Otherwise it stays
-        pending in prog_ix_report_runs for the next run. `earlier`: when an earlier run
-        asked for the file."""
+        pending in prog_ix_report_runs for the next run (or is marked expired or
+        superseded). `earlier`: when an earlier run asked for the file."""
         where = f"publisher {publisher_id}, report {name!r}, file {file_id}"
+        ledger = FileLedger(db)
         path = None
         try:
-            item = reportdownloadSupport.wait_for_file(self.session, file_id, max_wait, sleep=self._pause)
+            item = self._wait(ledger, where, file_id, expired)
             if item is None:
-                if expired:
-                    mysql_db_reporting.mark_report_run_problem(db, file_id, "expired on Index Exchange", status="expired")
-                    self.summary.add(files_expired=1)
-                    self.summary.problem(f"{where}: expired on Index Exchange before it could be collected")
-                    return False
-                mysql_db_reporting.mark_report_run_problem(db, file_id, f"not ready after {max_wait} s")
-                self.summary.add(files_pending=1)
-                self.summary.problem(f"{where}: not ready after {max_wait} s; collected next time")
                 return False
             time_range = _time_range(item)
-            if earlier and time_range:
-                newer = mysql_db_reporting.newer_file_covering(db, file_id, publisher_id, name, earlier, time_range)
-                if newer:
-                    # Loading it now would put older figures over the newer file's.
-                    mysql_db_reporting.mark_report_run_problem(db, file_id, f"superseded by file {newer}", status="superseded")
-                    self.summary.add(files_superseded=1)
-                    log.info("%s: superseded by file %s, loaded already; not loaded", where, newer)
-                    return False
-            path = os.path.join(self.download_dir, f"{file_id}.csv")
-            reportdownloadSupport.download_verified(self.session, item, path)
-            if self.keep_dir:
-                self._keep(path, file_id)
+            if earlier and time_range and self._superseded(db, ledger, where, file_id, publisher_id, name, earlier,
+                                                           time_range):
+                return False
+            path = self._download(item, file_id)
             if before is not None:
                 before.wait()
             if self.stopping.is_set():
                 raise RunInterrupted()
-            template = self.templates.get(name)
-            result = reportdownloadWrapper.load_report_file(
-                db, path, table, publisher_id, file_id=file_id, time_range=time_range,
-                expected_fields=template["querySpec"]["fields"] if template else None)
+            result = self._load(db, ledger, path, file_id, publisher_id, name, table, time_range)
         except AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", where)
             return False
@@ -383,7 +374,7 @@ class ImportRun:
         except (SuiteError, OSError) as err:
             rejected = readwrite.count_data_rows(path) if path and os.path.exists(path) else 0
             try:
-                mysql_db_reporting.mark_report_run_problem(db, file_id, err)
+                ledger.still_pending(file_id, err)
             except mysql_db.DatabaseError as db_err:
                 log.error("%s: cannot record the failure: %s", where, db_err)
             self.summary.add(files_pending=1, files_failed=1, rows_rejected=rejected)
@@ -391,15 +382,52 @@ class ImportRun:
             return False
         finally:
             if path:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
-                except FileNotFoundError:
-                    pass
         self.summary.add(files_loaded=1, rows_loaded=result.rows, rows_inserted=result.inserted,
                          rows_updated=result.updated)
         log.info("%s: %d rows into %s (%d new, %d updated, %s)%s", where, result.rows, table, result.inserted,
                  result.updated, result.method, " (left by an earlier run)" if earlier else "")
         return True
+
+    def _wait(self, ledger, where, file_id, expired):
+        """The file's list item once ready; None (recorded) when it is not, or gone."""
+        max_wait = self.options.max_wait
+        item = reportdownloadSupport.wait_for_file(self.session, file_id, max_wait, sleep=self._pause)
+        if item is not None:
+            return item
+        if expired:
+            ledger.expired(file_id)
+            self.summary.add(files_expired=1)
+            self.summary.problem(f"{where}: expired on Index Exchange before it could be collected")
+        else:
+            ledger.still_pending(file_id, f"not ready after {max_wait} s")
+            self.summary.add(files_pending=1)
+            self.summary.problem(f"{where}: not ready after {max_wait} s; collected next time")
+        return None
+
+    def _superseded(self, db, ledger, where, file_id, publisher_id, name, earlier, time_range):
+        newer = mysql_db_reporting.newer_file_covering(db, file_id, publisher_id, name, earlier, time_range)
+        if newer:
+            # Loading it now would put older figures over the newer file's.
+            ledger.superseded(file_id, newer)
+            self.summary.add(files_superseded=1)
+            log.info("%s: superseded by file %s, loaded already; not loaded", where, newer)
+        return bool(newer)
+
+    def _download(self, item, file_id):
+        path = os.path.join(self.folder, f"{file_id}.csv")
+        reportdownloadSupport.download_verified(self.session, item, path)
+        if self.keep_dir:
+            self._keep(path, file_id)
+        return path
+
+    def _load(self, db, ledger, path, file_id, publisher_id, name, table, time_range):
+        template = self.templates.get(name)
+        return reportdownloadWrapper.load_report_file(
+            db, path, table, publisher_id, name=f"file {file_id}",
+            expected_fields=template["querySpec"]["fields"] if template else None,
+            within=lambda result: ledger.loaded(file_id, result, time_range))
 
     def _pause(self, seconds):
         """The waiting between polls: cut short by Ctrl-C."""
@@ -422,31 +450,3 @@ def _time_range(item):
     start, end = str(dates.get("from") or "")[:10], str(dates.get("to") or "")[:10]
     valid = all(len(d) == 10 and d[4] == "-" and d[7] == "-" for d in (start, end))
     return (start, end) if valid else None
-
-
-class ProgressBar:
-    """A one-line bar on a terminal's stderr; nothing when stderr is not a terminal."""
-
-    def __init__(self, stream=None, width=30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.total = self.done = 0
-        self._lock = threading.Lock()
-
-    def start(self, total):
-        self.total = total
-        self._draw()
-
-    def step(self):
-        with self._lock:
-            self.done += 1
-            self._draw()
-
-    def finish(self):
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self):
-        filled = int(self.width * self.done / self.total) if self.total else self.width
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} pairs")
-        self.stream.flush()

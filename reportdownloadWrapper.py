@@ -1,35 +1,35 @@
 """Report files into tables: stream a downloaded file into the mapped table with the
-publisher_id added, and record it loaded in the same transaction."""
+publisher_id added, the caller's bookkeeping in the same transaction."""
 
 import itertools
 
-import mysql_db_reporting
 import readwrite
-from errors import AlreadyLoadedError, PublisherColumnInFileError, ReportFileError
+from errors import PublisherColumnInFileError, ReportFileError
 
 
 # Rows looked at to guess whether a file is new data (bulk load) or a rerun (upsert).
 SAMPLE_ROWS = 1000
 
 
-def load_report_file(db, path, table, publisher_id, file_id=None, time_range=None, expected_fields=None):
+def load_report_file(db, path, table, publisher_id, name=None, expected_fields=None, within=None):
     """Upsert a report file's rows into `table`; returns mysql_db.LoadResult.
 
     The file is refused whole (ReportFileError) when it lacks a field of
     `expected_fields` (the template's) or a column of the table's primary key. A plain
     CSV whose first rows are all new is first offered to the database's bulk load,
     which keeps it only if every row went in cleanly; otherwise the rows are upserted.
-    With `file_id`, the file's pending entry in prog_ix_report_runs turns `loaded` in the
-    same transaction, so a file is loaded once however often it is collected. A
-    transaction the server ends (lost connection, deadlock) is run again from the file.
+    `within(result)` runs inside the same transaction (the caller records the file
+    loaded there, so a file is loaded once however often it is collected). A transaction
+    the server ends (lost connection, deadlock) is run again from the file. `name` names
+    the file in errors (default: its path).
     """
-    name = f"file {file_id}" if file_id is not None else str(path)
+    name = name or str(path)
     return db.run_transaction(
-        lambda: _load_once(db, path, name, table, publisher_id, file_id, time_range, expected_fields),
+        lambda: _load_once(db, path, name, table, publisher_id, expected_fields, within),
         what=f"loading {name} into {table}")
 
 
-def _load_once(db, path, name, table, publisher_id, file_id, time_range, expected_fields):
+def _load_once(db, path, name, table, publisher_id, expected_fields, within):
     constants = {"publisher_id": publisher_id}
     with readwrite.open_report_rows(path) as (header, rows):
         if any(h.lower() == "publisher_id" for h in header):
@@ -39,13 +39,12 @@ def _load_once(db, path, name, table, publisher_id, file_id, time_range, expecte
         sample = list(itertools.islice(rows, SAMPLE_ROWS))
         with db.transaction():
             result = None
-            if sample and readwrite.bulk_loadable(path) and \
-                    not db.any_key_present(table, header, sample, constants):
+            if sample and readwrite.bulk_loadable(path) and not db.any_key_present(table, header, sample, constants):
                 result = db.bulk_load_csv(table, path, header, constants)
             if result is None:
                 result = db.load_rows(table, header, itertools.chain(sample, rows), constants=constants)
-            if file_id is not None and not mysql_db_reporting.mark_report_run_loaded(db, file_id, result, time_range):
-                raise AlreadyLoadedError(f"file {file_id} was loaded by another program meanwhile")
+            if within is not None:
+                within(result)
     return result
 
 

@@ -10,6 +10,7 @@ import re
 import time
 import unicodedata
 
+import reportdownloadAPI
 import reportmanagementAPI
 from errors import ConfigurationError, NotFoundError, PermissionDeniedError
 
@@ -89,6 +90,27 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
         return report_id, "created"
 
 
+def active_spec_ids(session):
+    """(reportIDs Index Exchange lists as active, when the list was taken)."""
+    listed_at = time.time()
+    return {item["reportID"] for item in reportmanagementAPI.list_active_specs(session)}, listed_at
+
+
+def run_pair(session, reportid_db, publisher_id, report_name, template, username, active_ids, listed_at):
+    """Make sure the pair's spec is saved (only when needed) and run it now: (reportID,
+    fileID of the run, [actions]) with actions among "reused", "updated", "created". A
+    spec deactivated on Index Exchange since the list was taken (its run answers 404) is
+    replaced by a new one, which is run instead."""
+    report_id, action = ensure_spec(session, reportid_db, publisher_id, report_name, template, username,
+                                    active_ids, listed_at)
+    try:
+        return report_id, reportdownloadAPI.run_report(session, report_id), [action]
+    except NotFoundError:
+        replacement, created = ensure_spec(session, reportid_db, publisher_id, report_name, template, username,
+                                           active_ids, listed_at, force_new=True)
+        return replacement, reportdownloadAPI.run_report(session, replacement), [action, created]
+
+
 def _record(publisher_id, report_name, report_id, fingerprint_value, title):
     return {"publisher_id": int(publisher_id), "report_name": report_name, "reportID": int(report_id),
             "fingerprint": fingerprint_value, "title": title, "saved_at": time.time()}
@@ -111,3 +133,20 @@ def deactivate_and_forget(session, reportid_db, report_id):
         raise ConfigurationError(f"reportID {report_id}: unknown to Index Exchange (or deactivated) and not in "
                                  f"the reportID database")
     return f"{outcome}; {'dropped from' if dropped else 'not in'} the reportID database"
+
+
+def orphan_specs(session, reportid_db):
+    """(orphans, all active specs): active specs with the suite's standard title that the
+    reportID database does not know; specs people made are never among them."""
+    known = {r["reportID"] for r in reportid_db.all().values()}
+    specs = reportmanagementAPI.list_active_specs(session)
+    return [s for s in specs if is_auto_title(s.get("title")) and s["reportID"] not in known], specs
+
+
+def deactivate_orphan(session, report_id):
+    """Deactivate one orphan spec: "deactivated", or "already inactive"."""
+    try:
+        reportmanagementAPI.deactivate_spec(session, report_id)
+        return "deactivated"
+    except NotFoundError:
+        return "already inactive"

@@ -10,11 +10,10 @@ import sys
 
 import cli
 import reportid_db
-import reportmanagementAPI
+import reportmanagementSupport
 import settings as settings_module
 from authenticationSupport import open_reporting_session
-from errors import NotFoundError, SuiteError
-from reportmanagementSupport import is_auto_title
+from errors import SuiteError
 
 
 def build_parser():
@@ -25,23 +24,22 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    known = {r["reportID"] for r in reportid_db.ReportIdDB(settings.settings_store()).all().values()}
+    database = reportid_db.ReportIdDB(settings.settings_store())
     failed = 0
     with open_reporting_session(settings) as session:
-        specs = reportmanagementAPI.list_active_specs(session)
-        orphans = [s for s in specs if is_auto_title(s.get("title")) and s["reportID"] not in known]
+        orphans, specs = reportmanagementSupport.orphan_specs(session, database)
         for spec in orphans:
             if args.dry_run:
                 print(f"would deactivate {spec['reportID']}: {spec.get('title')}")
                 continue
             try:
-                reportmanagementAPI.deactivate_spec(session, spec["reportID"])
-                print(f"deactivated {spec['reportID']}: {spec.get('title')}")
-            except NotFoundError:
-                print(f"{spec['reportID']}: already inactive")
+                outcome = reportmanagementSupport.deactivate_orphan(session, spec["reportID"])
             except SuiteError as err:
                 print(f"{spec['reportID']}: {err}", file=sys.stderr)
                 failed += 1
+                continue
+            print(f"{outcome} {spec['reportID']}: {spec.get('title')}" if outcome == "deactivated"
+                  else f"{spec['reportID']}: {outcome}")
     kept = len(specs) - len(orphans)
     verb = "would deactivate" if args.dry_run else "deactivated"
     print(f"{verb} {len(orphans) - failed} of {len(specs)} active specs; {kept} kept "

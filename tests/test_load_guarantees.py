@@ -64,7 +64,7 @@ def test_file_lacking_a_template_field_is_refused_whole(stats, tmp_path):
     db, database = stats
     path = write_csv(tmp_path / "r.csv", ["day", "site_id", "ad_spend"], [r[:2] + r[3:] for r in rows_for(50)])
     with pytest.raises(ReportFileError, match=r"file 7 lacks the template's field site_name; nothing"):
-        load_report_file(db, path, "prog_ix_stats", 1, file_id=7, expected_fields=FIELDS)
+        load_report_file(db, path, "prog_ix_stats", 1, name="file 7", expected_fields=FIELDS)
     assert count(database) == 0
 
 

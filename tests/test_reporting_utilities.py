@@ -8,7 +8,7 @@ import sys
 
 import mysql_db_reporting
 from conftest import ROOT
-from indexExchangeToDBSupport import ProgressBar
+from cli import ProgressBar
 
 
 def run(script, *args, env, stdin=""):
