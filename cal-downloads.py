@@ -41,7 +41,7 @@ def main(args):
         print(summary.text())
     elif not summary.complete:
         print(summary.text(), file=sys.stderr)
-    return cli.EXIT_OK if summary.complete else cli.EXIT_FAILED
+    return summary.exit_code
 
 
 if __name__ == "__main__":

@@ -60,6 +60,24 @@ def files_of(entries, origin, publisher_id):
     return files
 
 
+def list_files(session, publisher_id, impressions, bids):
+    """The CAL files Index Exchange lists for this key: impression files and/or every part
+    of the bid files, as CalFiles."""
+    files = []
+    if impressions:
+        files += files_of(calAPI.list_impression_files(session), "impressions_log", publisher_id)
+    if bids:
+        files += files_of(calAPI.list_bid_files(session), "bid_log", publisher_id)
+    return files
+
+
+def fetch_mapping(session, name):
+    """A mapping's items (buyers, dsps, partners, sites, campaigns, deals, exchange_rates)."""
+    if name == "exchange_rates":
+        return calAPI.get_exchange_rates(session)
+    return calAPI.get_mapping(session, name)
+
+
 def needs_loading(cal_file, loaded):
     """Not loaded yet, marked updated since, or changed (another md5) since it was loaded."""
     if cal_file.file_id not in loaded:

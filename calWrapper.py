@@ -1,23 +1,20 @@
-"""One run of cal-downloads.py: for each publisher's API key, mappings and event-log files
-into their tables. Publishers are handled in parallel by a bounded pool; one publisher's
-bad key or failing file is reported and the others go on."""
+"""One run of cal-downloads.py (CalRun, on the shared cron skeleton): for each publisher's
+API key, mappings and event-log files into their tables. Publishers are handled in
+parallel by a bounded pool; one publisher's bad key or failing file is reported and the
+others go on."""
 
 import dataclasses
 import logging
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import calAPI
 import calSupport
-import mysql_db
 import mysql_db_cal
-import readwrite
 from authenticationSupport import AuthorizedSession, CalTokens
+from cronrun import CronRun, RunSummary
 from errors import (ApiError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
                     SuiteError)
-from httpclient import HttpClient
-from utility import Tally, mask_secret
+from utility import mask_secret
 
 log = logging.getLogger("cal-downloads")
 
@@ -25,6 +22,7 @@ PER_PUBLISHER_MAPPINGS = ("campaigns", "deals", "sites")
 SHARED_MAPPINGS = ("buyers", "dsps", "partners")
 EXCHANGE_RATES = "exchange_rates"
 DEFAULT_WORKERS = 4
+MAX_WORKERS = 32
 DOWNLOAD_FOLDER_PREFIX = "ix-cal-"
 
 
@@ -36,9 +34,15 @@ class CalOptions:
     workers: int = DEFAULT_WORKERS
     publisher_ids: list = None
 
+    def validated(self):
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigurationError(f"-P must be 1..{MAX_WORKERS}, got {self.workers}")
+        return dataclasses.replace(self)
+
 
 @dataclasses.dataclass
-class CalSummary(Tally):
+class CalSummary(RunSummary):
+    """What one run of cal-downloads.py did."""
     publishers: int = 0
     publishers_failed: int = 0
     mapping_rows: int = 0
@@ -48,36 +52,64 @@ class CalSummary(Tally):
     mappings_failed: int = 0
     rows_loaded: int = 0
     sentinels: int = 0            # non-integers stored as -9999
-    seconds: float = 0.0
     extra_columns: set = dataclasses.field(default_factory=set)
     notices: list = dataclasses.field(default_factory=list)   # worth knowing, not failures
 
     logger = log
+    title = "CAL summary"
 
     @property
     def complete(self):
-        return not (self.publishers_failed or self.files_failed or self.mappings_failed)
+        return not (self.publishers_failed or self.files_failed or self.mappings_failed or self.interrupted)
 
-    def text(self):
-        lines = [
-            "CAL summary",
+    def lines(self):
+        return [
             f"  publishers: {self.publishers} ({self.publishers_failed} failed)",
             f"  mapping rows loaded: {self.mapping_rows}",
             f"  log files: {self.files_loaded} loaded, {self.files_skipped} already loaded, {self.files_failed} failed",
             f"  log rows: {self.rows_loaded} loaded; {self.sentinels} non-integer values stored as -9999",
             f"  columns kept in `other`: {', '.join(sorted(self.extra_columns)) or 'none'}",
             *[f"  notice: {notice}" for notice in self.notices],
-            f"  time taken: {self.seconds:.1f} s",
         ]
-        return "\n".join(lines + self.problems_line())
 
 
-class CalRun:
-    def __init__(self, settings, options, http=None):
-        self.settings, self.options, self.http = settings, options, http
-        self.summary = CalSummary()
+class CalRun(CronRun):
+    """One run of cal-downloads.py: for each publisher's API key, the mappings and the
+    event-log files into their tables, publishers in a bounded pool; one publisher's bad
+    key or failing file is reported and the others go on."""
 
-    def _check(self, db):
+    folder_prefix = DOWNLOAD_FOLDER_PREFIX
+    summary_class = CalSummary
+
+    def before_connecting(self):
+        self.base_url = self.settings.url("INDEXEXCHANGEBASEURL")
+        self.identity_url = self.settings.url("INDEXEXCHANGEIDENTITYURL")
+
+    def check(self, db):
+        self.tables = self._check_tables(db)
+        keys = mysql_db_cal.api_keys(db)
+        if self.options.publisher_ids:
+            unknown = set(self.options.publisher_ids) - {p for p, _ in keys}
+            if unknown:
+                raise ConfigurationError(f"-p: no API key for publisher {', '.join(map(str, sorted(unknown)))} "
+                                         f"in {mysql_db_cal.APIKEYS_TABLE}")
+            keys = [(p, k) for p, k in keys if p in self.options.publisher_ids]
+        if not keys:
+            raise ConfigurationError(f"no API keys in {mysql_db_cal.APIKEYS_TABLE} (add them with add-api-key.py)")
+        self.keys = keys
+        self.summary.publishers = len(keys)
+
+    def steps(self, db):
+        sessions = [(p, AuthorizedSession(self.http, self.base_url, CalTokens(
+            self.http, self.identity_url, key, label=f"publisher {p} (key {mask_secret(key, keep=4)})")))
+            for p, key in self.keys]
+        if self.options.mappings:
+            self._shared_mappings(sessions)
+        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="cal") as pool:
+            for future in [pool.submit(self._guarded_publisher, p, s) for p, s in sessions]:
+                future.result()
+
+    def _check_tables(self, db):
         needed = [mysql_db_cal.APIKEYS_TABLE]
         if self.options.impressions or self.options.bids:
             needed += [mysql_db_cal.API_TABLE_MAPPING_TABLE, mysql_db_cal.CAL_DOWNLOAD_LOG_TABLE]
@@ -96,47 +128,6 @@ class CalRun:
             raise ConfigurationError(f"missing table {', '.join(dict.fromkeys(missing))} "
                                      f"(create them with cal-create-db-tables.py)")
         return tables
-
-    def run(self):
-        started = time.monotonic()
-        if not 1 <= self.options.workers <= 32:
-            raise ConfigurationError(f"-P must be 1..32, got {self.options.workers}")
-        base_url = self.settings.url("INDEXEXCHANGEBASEURL")
-        identity_url = self.settings.url("INDEXEXCHANGEIDENTITYURL")
-        with readwrite.run_folder(DOWNLOAD_FOLDER_PREFIX) as self.folder:
-            self._run_in_folder(base_url, identity_url)
-        self.summary.seconds = time.monotonic() - started
-        return self.summary
-
-    def _run_in_folder(self, base_url, identity_url):
-        self.connections = mysql_db.ConnectionPerThread(self.settings)
-        own_http = self.http is None
-        try:
-            db = self.connections.get()
-            self.tables = self._check(db)
-            keys = mysql_db_cal.api_keys(db)
-            if self.options.publisher_ids:
-                unknown = set(self.options.publisher_ids) - {p for p, _ in keys}
-                if unknown:
-                    raise ConfigurationError(f"-p: no API key for publisher {', '.join(map(str, sorted(unknown)))} "
-                                             f"in {mysql_db_cal.APIKEYS_TABLE}")
-                keys = [(p, k) for p, k in keys if p in self.options.publisher_ids]
-            if not keys:
-                raise ConfigurationError(f"no API keys in {mysql_db_cal.APIKEYS_TABLE} (add them with add-api-key.py)")
-            self.summary.publishers = len(keys)
-            self.http = self.http or HttpClient.from_settings(self.settings, pool_size=self.options.workers + 4)
-            sessions = [(p, AuthorizedSession(self.http, base_url, CalTokens(
-                self.http, identity_url, key, label=f"publisher {p} (key {mask_secret(key, keep=4)})")))
-                for p, key in keys]
-            if self.options.mappings:
-                self._shared_mappings(sessions)
-            with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="cal") as pool:
-                for future in [pool.submit(self._guarded_publisher, p, s) for p, s in sessions]:
-                    future.result()
-        finally:
-            self.connections.close()
-            if own_http and self.http is not None:
-                self.http.close()
 
     def _load_mapping(self, db, name, items, publisher_id=None):
         rows, creatives = calSupport.mapping_rows(name, items)
@@ -160,8 +151,7 @@ class CalRun:
             refusals = []
             for publisher_id, session in sessions:
                 try:
-                    items = calAPI.get_exchange_rates(session) if name == EXCHANGE_RATES \
-                        else calAPI.get_mapping(session, name)
+                    items = calSupport.fetch_mapping(session, name)
                 except ApiError as err:
                     log.info("shared mapping %s with publisher %s's key: %s", name, publisher_id, err)
                     refusals.append(err)
@@ -197,18 +187,14 @@ class CalRun:
             if self.options.mappings:
                 for name in PER_PUBLISHER_MAPPINGS:
                     try:
-                        self._load_mapping(db, name, calAPI.get_mapping(session, name), publisher_id)
+                        self._load_mapping(db, name, calSupport.fetch_mapping(session, name), publisher_id)
                     except AuthenticationError:
                         raise
                     except SuiteError as err:
                         # One mapping failing must not keep the logs from loading.
                         self.summary.add(mappings_failed=1)
                         self.summary.problem(f"publisher {publisher_id}, mapping {name}: {err}")
-            files = []
-            if self.options.impressions:
-                files += calSupport.files_of(calAPI.list_impression_files(session), "impressions_log", publisher_id)
-            if self.options.bids:
-                files += calSupport.files_of(calAPI.list_bid_files(session), "bid_log", publisher_id)
+            files = calSupport.list_files(session, publisher_id, self.options.impressions, self.options.bids)
         except SuiteError as err:
             self.summary.add(publishers_failed=1)
             self.summary.problem(f"publisher {publisher_id}: {err}")
