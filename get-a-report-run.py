@@ -8,7 +8,6 @@ than -s asks are reported and skipped. Exit 0 when every file came; 1 when a dow
 failed (try again); 2 when a file is not there or not of the status asked for.
 """
 
-import csv
 import os
 import sys
 import tempfile
@@ -30,19 +29,6 @@ def build_parser():
     parser.add_argument("-s", "--status", choices=["new", "downloaded"], help="only files of this status")
     parser.add_argument("-d", "--directory", help="write here instead of the data download store")
     return parser
-
-
-def with_publisher_id(source, target, publisher_id):
-    """Copy a report file (any packing) as plain CSV with publisher_id as last column."""
-    with readwrite.open_report_rows(source) as (header, rows):
-        with open(target, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(header + ["publisher_id"])
-            count = 0
-            for row in rows:
-                writer.writerow(row + [str(publisher_id)])
-                count += 1
-    return count
 
 
 def main(args):
@@ -67,7 +53,7 @@ def main(args):
                 try:
                     reportdownloadSupport.download_verified(session, item, raw)
                     converted = os.path.join(scratch, "converted.csv")
-                    rows = with_publisher_id(raw, converted, args.publisher)
+                    rows = readwrite.copy_with_publisher_id(raw, converted, args.publisher)
                 except SuiteError as err:
                     print(f"{file_id}: {err}", file=sys.stderr)
                     failed += 1

@@ -225,7 +225,11 @@ def _parse_type(declared):
 # --- the interface ------------------------------------------------------------------------
 
 class Database:
-    """What the suite does with a database; the engines below fill in the SQL."""
+    """A connection to the suite's database, whichever engine: checked loading of rows
+    (`load_rows`, `bulk_load_csv`), transactions (`transaction`, `run_transaction`, which
+    runs one again when the server ended it), a few statements and queries, and the
+    table's columns as the server declares them. Not shared between threads (see
+    ConnectionPerThread); the engines below fill in the SQL."""
 
     engine = None
     placeholder = "%s"
@@ -800,6 +804,10 @@ def _first_problem(batch, columns, first_row_number, table):
 # --- SQLite -------------------------------------------------------------------------------
 
 class SQLiteDatabase(Database):
+    """The embedded engine (a file, no server): the same interface and the same value
+    checks a strict MySQL server makes, made here in Python; one writer at a time
+    (BEGIN IMMEDIATE), so counting existing keys before each batch is exact."""
+
     engine = "sqlite"
     placeholder = "?"
 

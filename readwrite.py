@@ -243,3 +243,17 @@ def count_data_rows(path):
             return sum(1 for _ in rows)
     except SuiteError:
         return 0
+
+
+def copy_with_publisher_id(source, target, publisher_id):
+    """Copy a report file (any packing) as plain CSV with publisher_id as its last column;
+    returns the number of data rows."""
+    with open_report_rows(source) as (header, rows):
+        with open(target, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header + ["publisher_id"])
+            count = 0
+            for row in rows:
+                writer.writerow(row + [str(publisher_id)])
+                count += 1
+    return count

@@ -31,6 +31,11 @@ def record_key(publisher_id, report_name):
 
 
 class ReportIdDB:
+    """The reportID database of one host: {(publisher_id, report name): record}, where a
+    record holds the spec's reportID, the fingerprint of what was saved, its title and
+    when. Safe for several programs at once (flock) and for kills (generations switched
+    by an atomic symlink rename); `pair_lock` keeps two programs from saving one pair."""
+
     def __init__(self, settings_store):
         self.folder = os.path.join(os.fspath(settings_store), FOLDER_NAME)
         os.makedirs(os.path.join(self.folder, "locks"), exist_ok=True)
