@@ -8,7 +8,7 @@ import threading
 
 import cli
 from errors import ConfigurationError
-from ixsimulator import IXSimulator
+from standins.ixsimulator import IXSimulator
 
 
 def build_parser():

@@ -30,7 +30,7 @@ import mysql_db_reporting
 import readwrite
 import settings as settings_module
 from indexExchangeToDBSupport import DEFAULT_WORKERS, ImportOptions, ImportRun
-from ixsimulator import IXSimulator
+from standins.ixsimulator import IXSimulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "tests"))
@@ -119,7 +119,7 @@ def load_data_seconds(server, path, table, columns):
 
 def make_report_file(path, rows):
     """A report CSV of `rows` rows, made by the simulator's own generator."""
-    import ixsimdata
+    from standins import ixsimdata
     world = ixsimdata.World(seed=1)
     per_day = 5 * 6 * 7 * 4   # sites x sizes x countries x device types
     days = math.ceil(rows / per_day)
@@ -206,7 +206,7 @@ def print_cal_load(rows):
     import csv
     import datetime as dt
     import gzip
-    import ixsimdata
+    from standins import ixsimdata
     from mariadb_server import MariaDBServer
     world = ixsimdata.World(seed=1)
     with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:

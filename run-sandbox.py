@@ -18,7 +18,7 @@ import cli
 import mysql_db
 import mysql_db_reporting
 import settings as settings_module
-from ixsimulator import IXSimulator
+from standins.ixsimulator import IXSimulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPORTS = ["Generic Revenue Report", "Generic Revenue Report for today only"]

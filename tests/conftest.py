@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from ixsimulator import IXSimulator  # noqa: E402
+from standins.ixsimulator import IXSimulator  # noqa: E402
 
 # A fixed simulator clock: 2026-06-05 08:00:00 UTC, so dates in tests never depend on
 # the day the tests run.

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-import ixsimdata
+from standins import ixsimdata
 from simclient import CAL, CAL_TOKEN, RawClient
 
 
@@ -217,7 +217,7 @@ def test_public_base_url_knob_changes_download_urls(sim, client):
 
 
 def test_same_seed_same_cal_files(sim, pub):
-    from ixsimulator import IXSimulator
+    from standins.ixsimulator import IXSimulator
     from conftest import SIM_START
     with IXSimulator(seed=1, start_time=SIM_START, cal_window_hours=3) as twin:
         a = RawClient(sim)

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from ixsimulator import IXSimulator
+from standins.ixsimulator import IXSimulator
 from simclient import REPORTING, RawClient, spec_for
 from conftest import SIM_START
 

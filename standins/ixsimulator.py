@@ -31,7 +31,7 @@ import urllib.parse
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import ixsimdata
+from standins import ixsimdata
 
 log = logging.getLogger("ixsimulator")
 
