@@ -1,0 +1,144 @@
+"""The suite's shape, checked so it cannot erode silently (README, "Architecture"):
+which module may import which, and SQL only in mysql_db*.py."""
+
+import ast
+import glob
+import os
+import re
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+STDLIB = set(sys.stdlib_module_names)
+THIRD_PARTY = {"requests", "urllib3", "dotenv", "mysql", "_mysql_connector"}
+
+
+def top_level(name):
+    return name.split(".")[0]
+
+
+def source_files():
+    """{module or script name: path} of the suite's own top-level Python files."""
+    return {os.path.basename(p)[:-3]: p for p in glob.glob(os.path.join(ROOT, "*.py"))}
+
+
+LIBRARY = {name: path for name, path in source_files().items() if "-" not in name}
+SCRIPTS = {name: path for name, path in source_files().items() if "-" in name}
+
+
+def imports(path):
+    """The top-level names of the modules a file imports (anywhere in it)."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {top_level(alias.name) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(top_level(node.module))
+            if node.module == "standins":
+                found.add("standins")
+    return found
+
+
+def own_imports(path):
+    return imports(path) - STDLIB - THIRD_PARTY
+
+
+def is_api(name):
+    return name.endswith("API")
+
+
+def is_database(name):
+    return name.startswith("mysql_db")
+
+
+def is_support(name):
+    return name.endswith(("Support", "Wrapper"))
+
+
+def test_the_layers_are_where_the_readme_says():
+    assert {n for n in LIBRARY if is_api(n)} >= {"authenticationAPI", "calAPI", "reportdownloadAPI",
+                                                "reportmanagementAPI"}
+    assert {n for n in LIBRARY if is_database(n)} == {"mysql_db", "mysql_db_reporting", "mysql_db_cal"}
+    assert "cronrun" in LIBRARY and os.path.isdir(os.path.join(ROOT, "standins"))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in LIBRARY if is_api(n)))
+def test_api_modules_import_nothing_above_the_http_layer(name):
+    allowed = {"errors", "httpclient", "utility"}
+    assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in LIBRARY if is_database(n)))
+def test_database_modules_import_only_the_base(name):
+    allowed = {"errors", "utility", "mysql_db"}
+    assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
+
+
+@pytest.mark.parametrize("name", ["indexExchangeToDBSupport", "calWrapper"])
+def test_orchestrators_call_support_never_an_api_module(name):
+    assert not {m for m in own_imports(LIBRARY[name]) if is_api(m)}
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_library_modules_import_no_script_cli_or_stand_in(name):
+    used = own_imports(LIBRARY[name])
+    assert "cli" not in used or name == "cli", "cli.py serves the scripts only"
+    assert "standins" not in used, "stand-ins are not what cron runs"
+    assert used <= set(LIBRARY), f"{name} imports {sorted(used - set(LIBRARY))}"
+    text = open(LIBRARY[name], encoding="utf-8").read()
+    assert not re.search(r"(run_path|spec_from_file_location|import_module)\(", text), "no script loaded"
+
+
+def test_the_library_has_no_import_cycle():
+    graph = {name: own_imports(path) & set(LIBRARY) - {name} for name, path in LIBRARY.items()}
+    visiting, done = set(), set()
+
+    def visit(node, trail):
+        if node in done:
+            return
+        assert node not in visiting, "import cycle: " + " -> ".join(trail + [node])
+        visiting.add(node)
+        for following in sorted(graph[node]):
+            visit(following, trail + [node])
+        visiting.discard(node)
+        done.add(node)
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+SQL = re.compile(r"^\s*(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|USER|DATABASE)|"
+                 r"ALTER\s+TABLE|DROP\s+(TABLE|USER|DATABASE)|GRANT\s|LOAD\s+DATA|SAVEPOINT\s|SET\s+(SESSION|GLOBAL|@))",
+                 re.DOTALL)
+
+
+def string_texts(path):
+    """(line, text) of every string literal, f-strings with their fixed parts joined."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "x" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+# The benchmark times LOAD DATA against the suite's loaders on a server of its own.
+SQL_ALLOWED = {"run-benchmarks"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in {**LIBRARY, **SCRIPTS} if not is_database(n)))
+def test_no_sql_outside_the_database_modules(name):
+    if name in SQL_ALLOWED:
+        pytest.skip("the benchmark's own reference loads")
+    path = {**LIBRARY, **SCRIPTS}[name]
+    found = [(line, text[:60]) for line, text in string_texts(path) if SQL.match(text)]
+    assert not found, f"SQL in {name}.py: {found}"
+
+
+def test_the_sql_check_finds_sql():
+    assert SQL.match("SELECT publisher_id FROM prog_ix_stats")
+    assert SQL.match("INSERT INTO t (a) VALUES ")
+    assert not SQL.match("select the reports to run")
