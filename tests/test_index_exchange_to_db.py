@@ -472,3 +472,14 @@ def test_a_killed_runs_download_folder_is_removed_by_the_next_run(ix, sim, tmp_p
     again = ix.script("-r", "1", *REPORTS)
     assert again.returncode == 0, again.stderr
     assert os.listdir(tmp_path / "tmp") == []
+
+
+# --- choosing the pairs: a pure function ------------------------------------------------
+
+def test_choose_pairs_queued_first_only_for_this_runs_publishers():
+    from indexExchangeToDBSupport import choose_pairs
+    queued = [(2, "B"), (9, "A"), (1, "Gone"), (1, "A")]
+    pairs, dropped = choose_pairs([1, 2], ["A"], queued, runnable=lambda name: name != "Gone")
+    assert pairs == [(2, "B"), (1, "A"), (2, "A")], "queued (2, B) first; (1, A) is a pair anyway"
+    assert dropped == [(1, "Gone")]
+    assert (9, "A") not in pairs, "publisher 9 waits for a run that includes it"
