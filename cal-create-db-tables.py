@@ -11,6 +11,7 @@ import sys
 
 import cli
 import mysql_db
+import mysql_db_health
 import mysql_db_cal
 import settings as settings_module
 
@@ -37,14 +38,16 @@ def main(args):
     granted = []
     try:
         created = mysql_db.create_tables(db, tables)
+        health = mysql_db.create_tables(db, mysql_db_health.HEALTH_TABLES)
         if "api" in chosen:
             mysql_db_cal.fill_api_table_mapping(db)
         if args.grant_to and db.engine == "mysql":
-            granted = mysql_db.grant_import_rights(db, args.grant_to, list(tables))
+            granted = mysql_db.grant_import_rights(db, args.grant_to, list(tables) + list(mysql_db_health.HEALTH_TABLES))
     finally:
         db.close()
     existing = [t for t in tables if t not in created]
     print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
+    print(f"import-health record {mysql_db_health.IMPORT_LOG_TABLE}: {'created' if health else 'already there'}")
     for user, host in granted:
         print(f"granted SELECT, INSERT, UPDATE on them to '{user}'@'{host}'")
     return cli.EXIT_OK

@@ -36,7 +36,7 @@ def main(args):
     options = CalOptions(mappings=not args.no_mappings, impressions=args.impressions or args.logs,
                          bids=args.bids or args.logs, workers=args.parallel,
                          publisher_ids=cli.id_list(args.publishers, "-p") if args.publishers else None)
-    summary = CalRun(settings, options).run()
+    summary = CalRun(settings, options, arguments=cli.command_line()).run()
     if args.report:
         print(summary.text())
     elif not summary.complete:

@@ -72,12 +72,16 @@ class CalSummary(RunSummary):
             *[f"  notice: {notice}" for notice in self.notices],
         ]
 
+    def health_counts(self):
+        return {"files_failed": self.files_failed, "cal_files": self.files_loaded, "cal_rows": self.rows_loaded}
+
 
 class CalRun(CronRun):
     """One run of cal-downloads.py: for each publisher's API key, the mappings and the
     event-log files into their tables, publishers in a bounded pool; one publisher's bad
     key or failing file is reported and the others go on."""
 
+    program = "cal-downloads.py"
     folder_prefix = DOWNLOAD_FOLDER_PREFIX
     summary_class = CalSummary
 

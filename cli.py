@@ -9,6 +9,7 @@ import argparse
 import getpass
 import logging
 import os
+import shlex
 import sys
 import threading
 
@@ -68,6 +69,11 @@ def run(main, parser, argv=None):
               file=sys.stderr)
         code = EXIT_FAILED
     return code or EXIT_OK
+
+
+def command_line():
+    """This script's arguments as one line (for the import-health record)."""
+    return " ".join(shlex.quote(argument) for argument in sys.argv[1:])
 
 
 def _silence_stdout():

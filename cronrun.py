@@ -9,20 +9,28 @@ and those to come): a program is its own checks and steps on this skeleton.
 
 CronRun.run() validates the options (a copy: the caller's are never changed), makes the
 run's private scratch folder (removing those of dead runs), opens a database connection
-per worker thread, an HTTP client unless one was given, runs check() then steps(), and
-closes everything however it ends. The summary's exit_code is the script's: 0 complete,
+per worker thread, records the run's start in prog_ix_import_log (the import-health
+record), opens an HTTP client unless one was given, runs check() then steps(), completes
+the record (exit code, counts, problems) and closes everything however it ends. The summary's exit_code is the script's: 0 complete,
 1 something failed or is pending, 130 interrupted; errors raised before the work are
 the scripts' to turn into one line (2 for configuration).
 """
 
 import dataclasses
+import logging
+import socket
 import threading
 import time
+import uuid
 
 import mysql_db
+import mysql_db_health
 import readwrite
+from errors import ConfigurationError, SuiteError
 from httpclient import HttpClient
 from utility import Tally
+
+log = logging.getLogger("cronrun")
 
 EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -51,6 +59,10 @@ class RunSummary(Tally):
         """The program's own summary lines (indented two spaces)."""
         raise NotImplementedError
 
+    def health_counts(self):
+        """{column of prog_ix_import_log: count} for what this program counts."""
+        return {}
+
     def text(self):
         return "\n".join([self.title, *self.lines(), f"  time taken: {self.seconds:.1f} s", *self.problems_line()])
 
@@ -65,10 +77,14 @@ class CronRun:
     summary_class = RunSummary
     bulk_load_from_folder = False
 
-    def __init__(self, settings, options, http=None):
+    program = "cron program"
+
+    def __init__(self, settings, options, http=None, arguments=""):
         self.settings = settings
         self.options = options
         self.http = http
+        self.arguments = arguments          # the command line, as the import-health record shows it
+        self.run_id = uuid.uuid4().hex
         self.summary = self.summary_class()
         self.stopping = threading.Event()    # set on Ctrl-C: workers stop at their next step
         self.folder = None
@@ -83,17 +99,49 @@ class CronRun:
             self.connections = mysql_db.ConnectionPerThread(
                 self.settings, local_infile_dir=self.folder if self.bulk_load_from_folder else None)
             try:
-                self.check(self.connections.get())
-                if own_http:
-                    self.http = HttpClient.from_settings(self.settings, pool_size=self.http_pool_size())
-                self.steps(self.connections.get())
+                db = self.connections.get()
+                self._open_health_record(db)
+                failure = None
+                try:
+                    self.check(db)
+                    if own_http:
+                        self.http = HttpClient.from_settings(self.settings, pool_size=self.http_pool_size())
+                    self.steps(db)
+                except BaseException as err:
+                    failure = err
+                    raise
+                finally:
+                    self.summary.seconds = time.monotonic() - started
+                    self._close_health_record(db, failure)
             finally:
                 self.connections.close()
                 if own_http and self.http is not None:
                     self.http.close()
                     self.http = None
-        self.summary.seconds = time.monotonic() - started
         return self.summary
+
+    def _open_health_record(self, db):
+        """The run's row in prog_ix_import_log, from its start: a run killed mid-way stays
+        visible as unfinished."""
+        if not db.table_exists(mysql_db_health.IMPORT_LOG_TABLE):
+            raise ConfigurationError(f"table {mysql_db_health.IMPORT_LOG_TABLE} (the import-health record) does not "
+                                     f"exist: create it with report-create-db-tables.py or cal-create-db-tables.py")
+        mysql_db_health.open_run(db, self.run_id, self.program, socket.gethostname(), self.arguments)
+
+    def _close_health_record(self, db, failure):
+        if failure is None:
+            code = self.summary.exit_code
+        elif isinstance(failure, KeyboardInterrupt):
+            code = EXIT_INTERRUPTED
+        else:
+            code = getattr(failure, "exit_code", EXIT_INCOMPLETE)
+        problems = list(self.summary.problems)
+        if failure is not None and not isinstance(failure, KeyboardInterrupt):
+            problems.append(f"{type(failure).__name__}: {failure}")
+        try:
+            mysql_db_health.close_run(db, self.run_id, code, self.summary.health_counts(), "\n".join(problems)[:60000])
+        except SuiteError as err:   # the work's own outcome stands; say why the record is open
+            log.error("cannot complete this run's row in %s: %s", mysql_db_health.IMPORT_LOG_TABLE, err)
 
     def before_connecting(self):
         """Settings the run needs, checked before anything is opened."""

@@ -64,7 +64,7 @@ def main(args):
     options = ImportOptions(report_names=args.reports, publisher_ids=publisher_ids, keep_files=args.keep_files,
                             download_dir=args.directory, retries=args.retries, workers=args.parallel)
     progress = cli.ProgressBar() if sys.stderr.isatty() and not args.debug else None
-    summary = ImportRun(settings, options, progress=progress).run()
+    summary = ImportRun(settings, options, progress=progress, arguments=cli.command_line()).run()
     if args.report:
         print(summary.text())
     return summary.exit_code

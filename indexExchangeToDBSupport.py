@@ -108,6 +108,12 @@ class Summary(RunSummary):
                          f"ones are collected by the next run")
         return lines
 
+    def health_counts(self):
+        return {"pairs": self.pairs, "files_loaded": self.files_loaded, "files_pending": self.files_pending,
+                "files_failed": self.files_failed, "files_expired": self.files_expired,
+                "rows_inserted": self.rows_inserted, "rows_updated": self.rows_updated,
+                "rows_rejected": self.rows_rejected}
+
 
 # --- checks before any call ---------------------------------------------------------------
 
@@ -207,12 +213,13 @@ class ImportRun(CronRun):
     then save (when needed), run, wait for, download and load every pair's report, in a
     bounded pool of workers (each with at most one run in progress at Index Exchange)."""
 
+    program = "index-exchange-to-db.py"
     folder_prefix = DOWNLOAD_FOLDER_PREFIX
     summary_class = Summary
     bulk_load_from_folder = True
 
-    def __init__(self, settings, options, http=None, progress=None):
-        super().__init__(settings, options, http)
+    def __init__(self, settings, options, http=None, progress=None, arguments=""):
+        super().__init__(settings, options, http, arguments)
         self.progress = progress
 
     def before_connecting(self):

@@ -16,6 +16,7 @@ import sys
 
 import cli
 import mysql_db
+import mysql_db_health
 import mysql_db_reporting
 import settings as settings_module
 from standins.ixsimulator import IXSimulator
@@ -53,6 +54,7 @@ def main(args):
         db = mysql_db.connect(settings)
         try:
             mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
+            mysql_db.create_tables(db, mysql_db_health.HEALTH_TABLES)
             db.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
                          [[str(pid), sim.world.publisher_names[pid]] for pid in sim.world.publisher_ids])
         finally:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import mysql_db
+import mysql_db_health
 import mysql_db_cal
 import settings as settings_module
 from calWrapper import CalOptions, CalRun
@@ -22,6 +23,7 @@ class CalEnv:
                     "INDEXEXCHANGEMAXRETRYWAIT": "5", **database.settings_env}
         self.settings = settings_module.load_settings(environ=self.env)
         mysql_db.create_tables(database.admin, {n: d for n, (_, d) in mysql_db_cal.CAL_TABLES.items()})
+        mysql_db.create_tables(database.admin, mysql_db_health.HEALTH_TABLES)
         mysql_db_cal.fill_api_table_mapping(database.admin)
         mysql_db_cal.set_api_keys(database.admin, [(0, "placeholder-never-used")] +
                               [(p, k) for p, k in sim.world.api_keys.items()])

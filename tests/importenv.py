@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import mysql_db
+import mysql_db_health
 import mysql_db_reporting
 import readwrite
 import settings as settings_module
@@ -26,6 +27,7 @@ class ImportEnv:
                     "INDEXEXCHANGEMAXRETRYWAIT": "20", **database.settings_env}
         self.settings = settings_module.load_settings(environ=self.env)
         mysql_db.create_tables(database.admin, mysql_db_reporting.REPORTING_TABLES)
+        mysql_db.create_tables(database.admin, mysql_db_health.HEALTH_TABLES)
         database.admin.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
                                  [[str(p), sim.world.publisher_names[p]] for p in sim.world.publisher_ids])
         for spec_id, name in ((1965885, REPORTS[0]), (1965886, REPORTS[1])):

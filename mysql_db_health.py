@@ -1,0 +1,65 @@
+"""The import-health record: one row per run of every cron program, in prog_ix_import_log;
+SQL lives only in mysql_db*.py.
+
+A row is inserted when a run starts (so a run killed mid-way stays visible, unfinished)
+and completed when it ends, with the importing user's INSERT and UPDATE only.
+"""
+
+from mysql_db import now_text
+
+IMPORT_LOG_TABLE = "prog_ix_import_log"
+
+# The counters a run may report; each program fills those that mean something for it.
+COUNT_COLUMNS = ("pairs", "files_loaded", "files_pending", "files_failed", "files_expired", "rows_inserted",
+                 "rows_updated", "rows_rejected", "cal_files", "cal_rows")
+
+HEALTH_TABLES = {
+    IMPORT_LOG_TABLE: """CREATE TABLE prog_ix_import_log (
+  run_id varchar(40) NOT NULL,
+  program varchar(64) NOT NULL,
+  host varchar(255) NOT NULL,
+  arguments varchar(2000) NOT NULL DEFAULT '',
+  started_at datetime(6) NOT NULL,
+  finished_at datetime(6) DEFAULT NULL,
+  exit_code int DEFAULT NULL,
+  pairs int DEFAULT NULL,
+  files_loaded int DEFAULT NULL,
+  files_pending int DEFAULT NULL,
+  files_failed int DEFAULT NULL,
+  files_expired int DEFAULT NULL,
+  rows_inserted bigint DEFAULT NULL,
+  rows_updated bigint DEFAULT NULL,
+  rows_rejected bigint DEFAULT NULL,
+  cal_files int DEFAULT NULL,
+  cal_rows bigint DEFAULT NULL,
+  problems text,
+  PRIMARY KEY (run_id))""",
+}
+
+
+def open_run(db, run_id, program, host, arguments):
+    """The row of a run that has started (finished_at and exit_code still NULL)."""
+    row = [run_id, program, host[:255], arguments[:2000], now_text(precise=True)]
+    db.run_transaction(lambda: db.load_rows(IMPORT_LOG_TABLE, ["run_id", "program", "host", "arguments",
+                                                               "started_at"], [row]),
+                       what=f"recording the start of {program}")
+
+
+def close_run(db, run_id, exit_code, counts, problems):
+    """Complete a run's row: when it finished, its exit code, counts and problems."""
+    columns = [c for c in COUNT_COLUMNS if counts.get(c) is not None]
+    assignments = ", ".join(f"{c} = %s" for c in columns)
+    db.execute(f"UPDATE {IMPORT_LOG_TABLE} SET finished_at = %s, exit_code = %s, problems = %s"
+               + (f", {assignments}" if assignments else "") + " WHERE run_id = %s",
+               (now_text(precise=True), int(exit_code), problems or None, *[int(counts[c]) for c in columns],
+                run_id))
+
+
+def runs(db, program=None):
+    """[dict] of the recorded runs (of one program), oldest first."""
+    keys = ["run_id", "program", "host", "arguments", "started_at", "finished_at", "exit_code", *COUNT_COLUMNS,
+            "problems"]
+    where = " WHERE program = %s" if program else ""
+    rows = db.fetch_all(f"SELECT {', '.join(keys)} FROM {IMPORT_LOG_TABLE}{where} ORDER BY started_at",
+                        (program,) if program else ())
+    return [dict(zip(keys, row)) for row in rows]
