@@ -952,6 +952,14 @@ def grant_import_rights(db, account, tables):
     return accounts
 
 
+def grant_read_rights(db, account, tables):
+    """SELECT only, on those of `tables` that exist, for a reading account (Grafana's);
+    returns the accounts granted to."""
+    accounts = existing_accounts(db, account, option="--grafana-user")
+    grant(db, accounts, "SELECT", [t for t in tables if db.table_exists(t)])
+    return accounts
+
+
 def now_text(precise=False):
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f" if precise else "%Y-%m-%d %H:%M:%S")
 

@@ -57,10 +57,11 @@ def test_the_readmes_database_set_up_works_as_written(mariadb, tmp_path):
                "PROGSALESMYSQLUSERNAME": "readme_import", "PROGSALESMYSQLPASSWORD": "CHANGE-ME-import"}
         for script in ("report-create-db-tables.py", "cal-create-db-tables.py"):
             result = subprocess.run([sys.executable, os.path.join(ROOT, script), "-u", "readme_admin",
-                                     "--grant-to", "readme_import"], env=env, cwd=ROOT, input="CHANGE-ME-admin\n",
-                                    capture_output=True, text=True, timeout=60)
+                                     "--grant-to", "readme_import", "--grafana-user", "readme_grafana"], env=env,
+                                    cwd=ROOT, input="CHANGE-ME-admin\n", capture_output=True, text=True, timeout=60)
             assert result.returncode == 0, result.stderr
             assert "granted SELECT, INSERT, UPDATE on them to 'readme_import'@'127.0.0.1'" in result.stdout
+            assert "granted SELECT on the tables Grafana charts to 'readme_grafana'@'%'" in result.stdout
         importer = mysql_db.MySQLDatabase("127.0.0.1", mariadb.port, "readme_import", "CHANGE-ME-import",
                                           "readme_stats")
         importer.load_rows("prog_ix_site_mapping", ["site_id", "site_name", "publisher_id"],
@@ -71,6 +72,8 @@ def test_the_readmes_database_set_up_works_as_written(mariadb, tmp_path):
         reader = mysql_db.MySQLDatabase("127.0.0.1", mariadb.port, "readme_grafana", "CHANGE-ME-grafana",
                                         "readme_stats")
         assert reader.fetch_all("SELECT site_name FROM prog_ix_site_mapping") == [("Łódź Daily 🎉",)]
+        with pytest.raises(mysql_db.DatabasePermissionError):
+            reader.fetch_all("SELECT api_key FROM prog_ix_apikeys")
         reader.close()
     finally:
         for statement in ("DROP DATABASE IF EXISTS readme_stats", "DROP USER IF EXISTS 'readme_admin'@'127.0.0.1'",
