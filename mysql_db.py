@@ -595,6 +595,21 @@ class MySQLDatabase(Database):
                 # writes of other programs from this long-lived connection.
                 self._rollback()
 
+    def fetch_named(self, sql, params=()):
+        """(column names, rows) of a read-only query (a dashboard panel's)."""
+        def query():
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(sql, tuple(params))
+                return [d[0] for d in cursor.description], cursor.fetchall()
+            finally:
+                cursor.close()
+        try:
+            return self._call(query)
+        finally:
+            if not self._transaction_depth:
+                self._rollback()
+
     def fetch_all(self, sql, params=()):
         """Rows of a query; a query outside a transaction survives one lost connection."""
         if self._transaction_depth:

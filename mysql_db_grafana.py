@@ -30,7 +30,7 @@ GROUP BY 1 ORDER BY 1""",
   SUM(publisher_payment) * 1000 / NULLIF(SUM(impressions), 0) AS ecpm
 FROM prog_ix_stats WHERE $__timeFilter(day) AND {_STATS_FILTER}
 GROUP BY 1 ORDER BY 1""",
-    "by_publisher": f"""SELECT s.publisher_id, COALESCE(p.publisher, '') AS publisher, SUM(s.impressions) AS impressions,
+    "by_publisher": """SELECT s.publisher_id, COALESCE(p.publisher, '') AS publisher, SUM(s.impressions) AS impressions,
   SUM(s.publisher_payment) AS revenue, SUM(s.publisher_payment) * 1000 / NULLIF(SUM(s.impressions), 0) AS ecpm
 FROM prog_ix_stats s LEFT JOIN prog_ix_publishers p ON p.publisher_id = s.publisher_id
 WHERE $__timeFilter(s.day) AND s.publisher_id IN ($publisher) AND s.site_id IN ($site)
@@ -114,22 +114,24 @@ FROM prog_ix_import_log
 WHERE $__timeFilter(started_at) AND (finished_at IS NULL OR exit_code <> 0) ORDER BY started_at DESC""",
     "cal_files_per_hour": """SELECT $__timeGroupAlias(hour, '1h'), COUNT(*) AS cal_files
 FROM prog_ix_cal_download_log WHERE $__timeFilter(hour) GROUP BY 1 ORDER BY 1""",
-    # Hours (older than CAL's usual 5 h delay) for which a publisher that has impression
-    # files in the range has none.
+    # Hours (older than CAL's usual 5 h delay) without an impression file, for each
+    # publisher from its first file in the range on (no gap is counted before it starts).
     "cal_hours_missing": """WITH RECURSIVE hours AS (
   SELECT FROM_UNIXTIME(UNIX_TIMESTAMP($__timeFrom()) DIV 3600 * 3600) AS h
   UNION ALL SELECT h + INTERVAL 1 HOUR FROM hours WHERE h + INTERVAL 1 HOUR < $__timeTo() - INTERVAL 5 HOUR)
-SELECT p.publisher_id, COUNT(*) AS hours_missing
-FROM hours CROSS JOIN (SELECT DISTINCT publisher_id FROM prog_ix_cal_download_log
-                       WHERE origin = 'impressions_log' AND $__timeFilter(hour)) p
+SELECT p.publisher_id, COUNT(l.fileid IS NULL OR NULL) AS hours_missing
+FROM (SELECT publisher_id, MIN(hour) AS first_hour FROM prog_ix_cal_download_log
+      WHERE origin = 'impressions_log' AND $__timeFilter(hour) GROUP BY publisher_id) p
+JOIN hours ON hours.h >= p.first_hour
 LEFT JOIN prog_ix_cal_download_log l ON l.hour = hours.h AND l.publisher_id = p.publisher_id
   AND l.origin = 'impressions_log'
-WHERE l.fileid IS NULL GROUP BY p.publisher_id ORDER BY p.publisher_id""",
+GROUP BY p.publisher_id ORDER BY p.publisher_id""",
     # Daily data for yesterday lands ~12-13 UTC: before 13:00 the newest complete day is the
     # day before yesterday. CAL data arrives within ~5 h.
     "data_age": """SELECT 'reports (prog_ix_stats, daily)' AS source, MAX(day) AS newest,
   DATE($__timeTo()) - INTERVAL IF(HOUR($__timeTo()) >= 13, 1, 2) DAY AS expected,
-  DATEDIFF(DATE($__timeTo()) - INTERVAL IF(HOUR($__timeTo()) >= 13, 1, 2) DAY, MAX(day)) * 24 AS hours_behind
+  GREATEST(0, DATEDIFF(DATE($__timeTo()) - INTERVAL IF(HOUR($__timeTo()) >= 13, 1, 2) DAY, MAX(day)) * 24)
+    AS hours_behind
 FROM prog_ix_stats
 UNION ALL SELECT 'CAL (prog_ix_cal_download_log, hourly)', MAX(hour),
   FROM_UNIXTIME(UNIX_TIMESTAMP($__timeTo()) DIV 3600 * 3600) - INTERVAL 5 HOUR,
