@@ -15,46 +15,26 @@ import sys
 
 import cli
 import mysql_db
-import mysql_db_grafana
-import mysql_db_health
 import mysql_db_reporting
+import tableSetupSupport
 import settings as settings_module
 
 
 def build_parser():
     parser = cli.make_parser(__doc__)
-    parser.add_argument("-u", "--user", help="MySQL user that may create tables (default: the configured user)")
-    parser.add_argument("--grant-to", metavar="NAME[@HOST]",
-                        help="also grant SELECT, INSERT, UPDATE on them to this existing MySQL account (NAME alone: "
-                             "every host it exists for); an account is never created")
-    parser.add_argument("--grafana-user", metavar="NAME[@HOST]",
-                        help="also grant SELECT (only) on the tables Grafana charts to this existing MySQL account "
-                             "(never the API keys); an account is never created")
+    tableSetupSupport.add_grant_options(parser)
     return parser
 
 
 def main(args):
     settings = settings_module.load_settings()
-    password = cli.admin_password(settings, args.user)
-    db = mysql_db.connect(settings, user=args.user, password=password)
-    granted, readers = [], []
+    db = mysql_db.connect(settings, user=args.user, password=cli.admin_password(settings, args.user))
     try:
-        created = mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
-        health = mysql_db.create_tables(db, mysql_db_health.HEALTH_TABLES)
-        if args.grant_to and db.engine == "mysql":
-            granted = mysql_db.grant_import_rights(db, args.grant_to, list(mysql_db_reporting.REPORTING_TABLES) +
-                                                   list(mysql_db_health.HEALTH_TABLES))
-        if args.grafana_user and db.engine == "mysql":
-            readers = mysql_db.grant_read_rights(db, args.grafana_user, mysql_db_grafana.GRAFANA_TABLES)
+        result = tableSetupSupport.set_up_tables(db, mysql_db_reporting.REPORTING_TABLES, args.grant_to,
+                                                 args.grafana_user)
     finally:
         db.close()
-    existing = [t for t in mysql_db_reporting.REPORTING_TABLES if t not in created]
-    print(f"created: {', '.join(created) or 'none'}; already there: {', '.join(existing) or 'none'}")
-    print(f"import-health record {mysql_db_health.IMPORT_LOG_TABLE}: {'created' if health else 'already there'}")
-    for user, host in readers:
-        print(f"granted SELECT on the tables Grafana charts to '{user}'@'{host}'")
-    for user, host in granted:
-        print(f"granted SELECT, INSERT, UPDATE on them to '{user}'@'{host}'")
+    print("\n".join(result.lines()))
     return cli.EXIT_OK
 
 

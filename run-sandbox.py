@@ -16,8 +16,8 @@ import sys
 
 import cli
 import mysql_db
-import mysql_db_health
 import mysql_db_reporting
+import tableSetupSupport
 import settings as settings_module
 from standins.ixsimulator import IXSimulator
 
@@ -53,8 +53,7 @@ def main(args):
         settings = settings_module.load_settings(environ=env)
         db = mysql_db.connect(settings)
         try:
-            mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
-            mysql_db.create_tables(db, mysql_db_health.HEALTH_TABLES)
+            tableSetupSupport.set_up_tables(db, mysql_db_reporting.REPORTING_TABLES)
             db.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id", "publisher"],
                          [[str(pid), sim.world.publisher_names[pid]] for pid in sim.world.publisher_ids])
         finally:
