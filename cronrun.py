@@ -76,6 +76,7 @@ class CronRun:
     folder_prefix = "ix-run-"
     summary_class = RunSummary
     bulk_load_from_folder = False
+    health_record_required = True       # False: recorded only when prog_ix_import_log exists
 
     program = "cron program"
 
@@ -124,11 +125,16 @@ class CronRun:
         """The run's row in prog_ix_import_log, from its start: a run killed mid-way stays
         visible as unfinished."""
         if not db.table_exists(mysql_db_health.IMPORT_LOG_TABLE):
+            if not self.health_record_required:
+                self.run_id = None
+                return
             raise ConfigurationError(f"table {mysql_db_health.IMPORT_LOG_TABLE} (the import-health record) does not "
                                      f"exist: create it with report-create-db-tables.py or cal-create-db-tables.py")
         mysql_db_health.open_run(db, self.run_id, self.program, socket.gethostname(), self.arguments)
 
     def _close_health_record(self, db, failure):
+        if self.run_id is None:
+            return
         if failure is None:
             code = self.summary.exit_code
         elif isinstance(failure, KeyboardInterrupt):

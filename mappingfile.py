@@ -51,8 +51,8 @@ class MappingFile:
                 continue
             value = entry[field]
             if isinstance(value, bool) or not isinstance(value, kind):
-                raise ConfigurationError(f"{where}: the entry {name!r}: {field} must be a {kind.__name__}, "
-                                         f"got {value!r}")
+                kinds = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+                raise ConfigurationError(f"{where}: the entry {name!r}: {field} must be a {kinds}, got {value!r}")
 
     def entry(self, name):
         """The entry for `name`; ConfigurationError (with the nearest names) when there is none."""
@@ -116,4 +116,25 @@ def report_mapping(settings):
         if not _TABLE_NAME.fullmatch(entry["db_table"]):
             raise ConfigurationError(f"{mapping._where(name)}: the entry {name!r}: db_table {entry['db_table']!r} "
                                      f"is not a table name")
+    return mapping
+
+
+# --- Secure Reporter's mapping ------------------------------------------------------------
+
+SECURE_REPORTER_MAPPING_FILE = os.path.join(HERE, "secure_reporter_to_db_table_mapping.py")
+SECURE_REPORTER_MAPPING_FIELDS = {"report": ((str, int), True), "db_table": (str, True), "params": (dict, False)}
+
+
+def secure_reporter_mapping(settings):
+    """secure_reporter_to_db_table_mapping.py (or SECUREREPORTERMAPPINGFILE), checked."""
+    path = settings.get("SECUREREPORTERMAPPINGFILE") or SECURE_REPORTER_MAPPING_FILE
+    mapping = MappingFile(path, "SECURE_REPORTER_TO_DB_TABLE", SECURE_REPORTER_MAPPING_FIELDS)
+    for name, entry in mapping.entries.items():
+        if not _TABLE_NAME.fullmatch(entry["db_table"]):
+            raise ConfigurationError(f"{mapping._where(name)}: the entry {name!r}: db_table {entry['db_table']!r} "
+                                     f"is not a table name")
+        for key, value in (entry.get("params") or {}).items():
+            if not isinstance(key, str) or isinstance(value, (dict, list, tuple)):
+                raise ConfigurationError(f"{mapping._where(name)}: the entry {name!r}: params must map names to "
+                                         f"plain values, got {key!r}: {value!r}")
     return mapping

@@ -141,7 +141,7 @@ FROM prog_ix_cal_download_log""",
 }
 
 # The tables Grafana's user may read: everything it charts, never the API keys.
-GRAFANA_TABLES = ("prog_ix_publishers", "prog_ix_stats", "prog_ix_report_runs", "prog_ix_report_queue",
+GRAFANA_TABLES = ("prog_sr_direct_revenue", "prog_ix_publishers", "prog_ix_stats", "prog_ix_report_runs", "prog_ix_report_queue",
                   "prog_ix_import_log", "prog_ix_impression_log", "prog_ix_bid_log", "prog_ix_cal_download_log",
                   "prog_ix_dsp_mapping", "prog_ix_deal_mapping", "prog_ix_site_mapping", "prog_ix_buyer_mapping",
                   "prog_ix_partner_mapping", "prog_ix_campaign_mapping", "prog_ix_creatives", "prog_ix_exchange_rates")

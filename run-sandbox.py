@@ -17,9 +17,11 @@ import sys
 import cli
 import mysql_db
 import mysql_db_reporting
+import mysql_db_securereporter
 import tableSetupSupport
 import settings as settings_module
 from standins.ixsimulator import IXSimulator
+from standins.securereporter import SecureReporterStandIn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPORTS = ["Generic Revenue Report", "Generic Revenue Report for today only"]
@@ -32,6 +34,9 @@ def build_parser():
     parser.add_argument("--runs", type=int, default=1, help="run the main program this many times (default 1)")
     parser.add_argument("--run-delay", type=float, default=2.0, help="simulator: seconds until a file is ready")
     parser.add_argument("--publishers", type=int, default=4, help="simulator: publisher accounts (default 4)")
+    parser.add_argument("--secure-reporter", action="store_true",
+                        help="then also run secure-reporter-to-db.py -R \"Direct revenue\" against the Secure "
+                             "Reporter stand-in")
     return parser
 
 
@@ -74,7 +79,23 @@ def main(args):
         print("\nsandbox: prog_ix_stats now holds (publisher_id, rows, impressions):")
         for row in rows:
             print(f"  {row[0]}  {row[1]}  {row[2]}")
+    if args.secure_reporter and not code:
+        code = secure_reporter_flow(env)
     return code
+
+
+def secure_reporter_flow(env):
+    """The Secure Reporter half: the stand-in, its starter table, one run of the program."""
+    with SecureReporterStandIn(seed=1) as standin:
+        env = dict(env, SECUREREPORTERBASEURL=standin.base_url, SECUREREPORTERTOKEN=standin.token)
+        print(f"\nsandbox: Secure Reporter stand-in at {standin.base_url}", flush=True)
+        db = mysql_db.connect(settings_module.load_settings(environ=env))
+        try:
+            tableSetupSupport.set_up_tables(db, mysql_db_securereporter.SECURE_REPORTER_TABLES)
+        finally:
+            db.close()
+        print('sandbox: secure-reporter-to-db.py -v -R "Direct revenue"', flush=True)
+        return script("secure-reporter-to-db.py", "-v", "-R", "Direct revenue", env=env).returncode
 
 
 if __name__ == "__main__":

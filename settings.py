@@ -64,6 +64,13 @@ SETTINGS = [
             "with PROGSALESMYSQLTLS=on: the CA file to verify the server with (empty: the system's CAs)"),
     Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False,
             "SQLite database file, when PROGSALESDBENGINE=sqlite"),
+    Setting("SECUREREPORTERBASEURL", None, False,
+            "Secure Reporter server (https, or http only to this machine: the stand-in)"),
+    Setting("SECUREREPORTERTOKEN", None, True,
+            "Secure Reporter token: the Basic credential as its token page copies it (never api.user)"),
+    Setting("SECUREREPORTERMAPPINGFILE", "", False,
+            "the Secure Reporter report-to-table mapping; empty: secure_reporter_to_db_table_mapping.py beside "
+            "the programs"),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False,
             "the report-to-table mapping file; empty: report_to_db_table_mapping.py beside the programs"),
 ]

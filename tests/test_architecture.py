@@ -13,7 +13,7 @@ from conftest import ROOT
 
 STDLIB = set(sys.stdlib_module_names)
 THIRD_PARTY = {"requests", "urllib3", "dotenv", "mysql", "_mysql_connector", "grafana_foundation_sdk", "matplotlib",
-               "yaml", "jsonschema"}
+               "yaml", "jsonschema", "ijson"}
 
 
 def top_level(name):
@@ -63,7 +63,7 @@ def test_the_layers_are_where_the_readme_says():
     assert {n for n in LIBRARY if is_api(n)} >= {"authenticationAPI", "calAPI", "reportdownloadAPI",
                                                 "reportmanagementAPI"}
     assert {n for n in LIBRARY if is_database(n)} == {"mysql_db", "mysql_db_reporting", "mysql_db_cal", "mysql_db_health",
-                                                     "mysql_db_grafana"}
+                                                     "mysql_db_grafana", "mysql_db_securereporter"}
     assert "cronrun" in LIBRARY and os.path.isdir(os.path.join(ROOT, "standins"))
 
 
@@ -79,7 +79,7 @@ def test_database_modules_import_only_the_base(name):
     assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
 
 
-@pytest.mark.parametrize("name", ["indexExchangeToDBSupport", "calWrapper"])
+@pytest.mark.parametrize("name", ["indexExchangeToDBSupport", "calWrapper", "secureReporterWrapper"])
 def test_orchestrators_call_support_never_an_api_module(name):
     assert not {m for m in own_imports(LIBRARY[name]) if is_api(m)}
 

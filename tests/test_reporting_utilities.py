@@ -87,6 +87,13 @@ def test_run_sandbox_runs_the_main_job_and_prints_the_summary(tmp_path):
     assert not (tmp_path / ".env-secrets").exists(), "the user's own home is not touched"
 
 
+def test_run_sandbox_with_secure_reporter(tmp_path):
+    result = run("run-sandbox.py", "--home", str(tmp_path / "sandbox"), "--run-delay", "0", "--secure-reporter",
+                 env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Secure Reporter summary" in result.stdout and "records: 28 (28 inserted, 0 updated)" in result.stdout
+
+
 def test_progress_bar():
     out = io.StringIO()
     bar = ProgressBar(stream=out, width=10)

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Create the Secure Reporter starter table prog_sr_direct_revenue (what the stand-in's
+example report "Daily Direct Revenue" fills) and the import-health record, if missing.
+Run it as a MySQL user that may create tables (-u; the password is prompted for)."""
+
+import sys
+
+import cli
+import mysql_db
+import mysql_db_securereporter
+import settings as settings_module
+import tableSetupSupport
+
+
+def build_parser():
+    parser = cli.make_parser(__doc__)
+    tableSetupSupport.add_grant_options(parser)
+    return parser
+
+
+def main(args):
+    settings = settings_module.load_settings()
+    db = mysql_db.connect(settings, user=args.user, password=cli.admin_password(settings, args.user))
+    try:
+        result = tableSetupSupport.set_up_tables(db, mysql_db_securereporter.SECURE_REPORTER_TABLES, args.grant_to,
+                                                 args.grafana_user)
+    finally:
+        db.close()
+    print("\n".join(result.lines()))
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))
