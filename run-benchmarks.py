@@ -43,6 +43,7 @@ def build_parser():
     parser.add_argument("--skip-end-to-end", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-cal", action="store_true")
+    parser.add_argument("--skip-secure-reporter", action="store_true")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the load benchmark's file")
     return parser
 
@@ -237,6 +238,64 @@ def print_cal_load(rows):
               f"peak memory {int(peak_kb) / 1024:.0f} MB")
 
 
+SR_LOADER = """
+import resource, sys, time
+sys.path.insert(0, {here!r})
+import mysql_db, secureReporterSupport
+db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats")
+started = time.monotonic()
+result = secureReporterSupport.load_answer(db, {path!r}, "prog_sr_direct_revenue", "bench")
+print(result.rows, time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def write_secure_reporter_answer(path, records):
+    """A Secure Reporter answer of `records` records, written record by record."""
+    import datetime as dt
+    import json
+    start = dt.date(2020, 1, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('{"message": "", "ok": true, "records": [')
+        for n in range(records):
+            day, advertiser = divmod(n, 1000)
+            record = {"day": (start + dt.timedelta(days=day)).isoformat(), "advertiser_id": 7000 + advertiser,
+                      "advertiser": f"Advertiser {advertiser}", "bookings": n % 500,
+                      "revenue": f"{n % 99991}.{n % 100:02d}" if n % 2 else (n % 99991) + 0.25,
+                      "updated_at": "2026-06-01 23:00:00.123456", "row_style": None}
+            f.write(("," if n else "") + json.dumps(record))
+        f.write("]}")
+
+
+def print_secure_reporter_load(rows):
+    """A Secure Reporter answer of `rows` records: records/s and the loader's peak memory,
+    against the main program's upsert path on the same number of rows."""
+    import mysql_db_securereporter
+    from mariadb_server import MariaDBServer
+    with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:
+        answer, report = os.path.join(folder, "answer.json"), os.path.join(folder, "report.csv")
+        write_secure_reporter_answer(answer, rows)
+        make_report_file(report, rows)
+        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
+                                       server.database)
+        admin.execute_script([mysql_db_securereporter.SECURE_REPORTER_TABLES["prog_sr_direct_revenue"],
+                              LOAD_TABLE.format(name="bench_plain")])
+        admin.close()
+        print(f"Secure Reporter answer: {rows} records, {os.path.getsize(answer) / 1e6:.0f} MB of JSON")
+        code = SR_LOADER.format(here=HERE, port=server.port, user=server.import_user,
+                                password=server.import_password, path=answer)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        loaded, seconds, peak_kb = out.stdout.split()
+        code = LOADER.format(here=HERE, port=server.port, user=server.import_user, folder=folder,
+                             password=server.import_password, path=report, bulk=False).replace("bench_upsert",
+                                                                                               "bench_plain")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        upsert_rows, upsert_seconds, _, _ = out.stdout.split()
+        rate, upsert_rate = int(loaded) / float(seconds), int(upsert_rows) / float(upsert_seconds)
+        print(f"secure-reporter loader: {loaded} records in {float(seconds):.1f} s = {rate:,.0f} records/s, "
+              f"{rate / upsert_rate:.2f}x the main program's upsert path ({upsert_rate:,.0f} rows/s; target at "
+              f"least 0.5x); peak memory {int(peak_kb) / 1024:.0f} MB (target under 150 MB)")
+
+
 def main(args):
     if not args.skip_end_to_end:
         print_end_to_end()
@@ -244,6 +303,8 @@ def main(args):
         print_load(args.rows)
     if not args.skip_cal:
         print_cal_load(args.rows)
+    if not args.skip_secure_reporter:
+        print_secure_reporter_load(args.rows)
     return cli.EXIT_OK
 
 

@@ -170,3 +170,28 @@ def test_script_check_summary_exit_codes_and_health_record(env, sr):
     assert failed.returncode == 1 and "bad parameter" in failed.stderr
     codes = [r["exit_code"] for r in mysql_db_health.runs(env.database.admin, "secure-reporter-to-db.py")]
     assert codes == [2, 0, 1]
+
+
+def test_kill_in_the_middle_of_a_load_then_rerun(sr, mariadb_database, tmp_path, http):
+    import signal
+    import time
+    env = Env(sr, mariadb_database, tmp_path / "home", http)
+    sr.configure(records_per_day=20000)          # 7 days: 140,000 records
+    admin = mariadb_database.admin
+
+    def rows_written():
+        # Counts rows written by open transactions too: the load's progress, seen from outside.
+        return sum(int(value) for _, value in admin.fetch_all("SHOW GLOBAL STATUS LIKE 'Handler_write'"))
+
+    before = rows_written()
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "secure-reporter-to-db.py"), "Direct revenue"],
+                               env=env.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while rows_written() - before < 10000:
+        assert process.poll() is None, "the load finished before it could be killed: " + process.stderr.read()
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert env.rows() == [], "an interrupted load leaves nothing behind"
+    summary = env.run()
+    assert summary.complete and summary.records == 140000
+    assert mariadb_database.rows("SELECT COUNT(*) FROM prog_sr_direct_revenue")[0][0] == 140000
