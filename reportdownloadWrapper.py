@@ -39,7 +39,7 @@ def _load_once(db, path, name, table, publisher_id, expected_fields, within):
         sample = list(itertools.islice(rows, SAMPLE_ROWS))
         with db.transaction():
             result = None
-            if sample and readwrite.bulk_loadable(path) and not db.any_key_present(table, header, sample, constants):
+            if sample and not db.any_key_present(table, header, sample, constants) and readwrite.bulk_loadable(path):
                 result = db.bulk_load_csv(table, path, header, constants)
             if result is None:
                 result = db.load_rows(table, header, itertools.chain(sample, rows), constants=constants)

@@ -237,3 +237,12 @@ def test_cal_listing_status_in_either_spelling():
                {"hour": "2026-06-05T08:00:00Z", "downloadURL": "http://x/api/cal/v1/downloads/12", "md5sum": "b",
                 "downloadStatus": "downloaded"}]
     assert [f.status for f in calSupport.files_of(entries, "impressions_log", 1)] == ["updated", "downloaded"]
+
+
+def test_the_null_scan_sees_across_chunk_boundaries(tmp_path):
+    import readwrite
+    path = tmp_path / "r.csv"
+    for content, loadable in ((b"a,b\n1,2\n", True), (b"a,b\n1,NULL\n", False),
+                              (b"x" * ((1 << 20) - 2) + b"NULL\n", False), (b"x" * ((1 << 20) - 1) + b"NUL\nL", True)):
+        path.write_bytes(content)
+        assert readwrite.bulk_loadable(path) is loadable, content[-8:]
