@@ -10,7 +10,6 @@ Run it as a MySQL user that may create tables (-u; the password is prompted for)
 import sys
 
 import cli
-import mysql_db
 import mysql_db_cal
 import tableSetupSupport
 import settings as settings_module
@@ -30,13 +29,9 @@ def main(args):
     chosen = [g for g in GROUPS if getattr(args, g)] or list(GROUPS)
     settings = settings_module.load_settings()
     tables = {name: ddl for name, (group, ddl) in mysql_db_cal.CAL_TABLES.items() if group in chosen}
-    db = mysql_db.connect(settings, user=args.user, password=cli.admin_password(settings, args.user))
-    try:
-        result = tableSetupSupport.set_up_tables(
-            db, tables, args.grant_to, args.grafana_user,
-            after_create=mysql_db_cal.fill_api_table_mapping if "api" in chosen else None)
-    finally:
-        db.close()
+    result = tableSetupSupport.set_up(settings, args.user, cli.admin_password(settings, args.user), tables,
+                                      args.grant_to, args.grafana_user,
+                                      after_create=mysql_db_cal.fill_api_table_mapping if "api" in chosen else None)
     print("\n".join(result.lines()))
     return cli.EXIT_OK
 

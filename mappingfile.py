@@ -111,7 +111,12 @@ def report_mapping(settings):
     """The report mapping file (PROGSALESREPORTMAPPINGFILE, by default
     report_to_db_table_mapping.py beside the programs), checked."""
     path = settings.get("PROGSALESREPORTMAPPINGFILE") or REPORT_MAPPING_FILE
-    mapping = MappingFile(path, "REPORT_TO_DB_TABLE", REPORT_MAPPING_FIELDS)
+    return _check_table_names(MappingFile(path, "REPORT_TO_DB_TABLE", REPORT_MAPPING_FIELDS))
+
+
+def _check_table_names(mapping):
+    """Every entry's db_table must be a plain table name (it is quoted later, but a mistake
+    is best named with its line)."""
     for name, entry in mapping.entries.items():
         if not _TABLE_NAME.fullmatch(entry["db_table"]):
             raise ConfigurationError(f"{mapping._where(name)}: the entry {name!r}: db_table {entry['db_table']!r} "
@@ -128,11 +133,8 @@ SECURE_REPORTER_MAPPING_FIELDS = {"report": ((str, int), True), "db_table": (str
 def secure_reporter_mapping(settings):
     """secure_reporter_to_db_table_mapping.py (or SECUREREPORTERMAPPINGFILE), checked."""
     path = settings.get("SECUREREPORTERMAPPINGFILE") or SECURE_REPORTER_MAPPING_FILE
-    mapping = MappingFile(path, "SECURE_REPORTER_TO_DB_TABLE", SECURE_REPORTER_MAPPING_FIELDS)
+    mapping = _check_table_names(MappingFile(path, "SECURE_REPORTER_TO_DB_TABLE", SECURE_REPORTER_MAPPING_FIELDS))
     for name, entry in mapping.entries.items():
-        if not _TABLE_NAME.fullmatch(entry["db_table"]):
-            raise ConfigurationError(f"{mapping._where(name)}: the entry {name!r}: db_table {entry['db_table']!r} "
-                                     f"is not a table name")
         for key, value in (entry.get("params") or {}).items():
             if not isinstance(key, str) or isinstance(value, (dict, list, tuple)):
                 raise ConfigurationError(f"{mapping._where(name)}: the entry {name!r}: params must map names to "

@@ -14,7 +14,6 @@ Publishers are then added by hand, for example:
 import sys
 
 import cli
-import mysql_db
 import mysql_db_reporting
 import tableSetupSupport
 import settings as settings_module
@@ -28,12 +27,8 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    db = mysql_db.connect(settings, user=args.user, password=cli.admin_password(settings, args.user))
-    try:
-        result = tableSetupSupport.set_up_tables(db, mysql_db_reporting.REPORTING_TABLES, args.grant_to,
-                                                 args.grafana_user)
-    finally:
-        db.close()
+    result = tableSetupSupport.set_up(settings, args.user, cli.admin_password(settings, args.user),
+                                      mysql_db_reporting.REPORTING_TABLES, args.grant_to, args.grafana_user)
     print("\n".join(result.lines()))
     return cli.EXIT_OK
 

@@ -6,7 +6,6 @@ Run it as a MySQL user that may create tables (-u; the password is prompted for)
 import sys
 
 import cli
-import mysql_db
 import mysql_db_securereporter
 import settings as settings_module
 import tableSetupSupport
@@ -20,12 +19,8 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    db = mysql_db.connect(settings, user=args.user, password=cli.admin_password(settings, args.user))
-    try:
-        result = tableSetupSupport.set_up_tables(db, mysql_db_securereporter.SECURE_REPORTER_TABLES, args.grant_to,
-                                                 args.grafana_user)
-    finally:
-        db.close()
+    result = tableSetupSupport.set_up(settings, args.user, cli.admin_password(settings, args.user),
+                                      mysql_db_securereporter.SECURE_REPORTER_TABLES, args.grant_to, args.grafana_user)
     print("\n".join(result.lines()))
     return cli.EXIT_OK
 

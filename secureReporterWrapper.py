@@ -105,12 +105,12 @@ class SecureReporterRun(CronRun):
 
     def steps(self, db):
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="report") as pool:
-            for future in [pool.submit(self._report, name) for name in self.entries]:
+            for future in [pool.submit(self._report, number, name) for number, name in enumerate(self.entries)]:
                 future.result()
 
-    def _report(self, name):
+    def _report(self, number, name):
         entry = self.entries[name]
-        path = os.path.join(self.folder, f"report-{abs(hash(name))}.json")
+        path = os.path.join(self.folder, f"report-{number}.json")
         try:
             secureReporterSupport.fetch_answer(self.http, self.base_url, self.token, entry["report"],
                                                self.params[name], path)

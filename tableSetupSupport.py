@@ -44,6 +44,15 @@ def set_up_tables(db, ddl_by_name, grant_to=None, grafana_user=None, after_creat
     return SetupResult(created, [t for t in ddl_by_name if t not in created], bool(health), importers, readers)
 
 
+def set_up(settings, user, password, ddl_by_name, grant_to=None, grafana_user=None, after_create=None):
+    """set_up_tables on a connection of its own as `user` (the configured user when None)."""
+    db = mysql_db.connect(settings, user=user, password=password)
+    try:
+        return set_up_tables(db, ddl_by_name, grant_to, grafana_user, after_create)
+    finally:
+        db.close()
+
+
 def add_grant_options(parser):
     """-u, --grant-to and --grafana-user, as every set-up script takes them."""
     parser.add_argument("-u", "--user", help="MySQL user that may create tables (default: the configured user)")

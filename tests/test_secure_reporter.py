@@ -195,3 +195,14 @@ def test_kill_in_the_middle_of_a_load_then_rerun(sr, mariadb_database, tmp_path,
     summary = env.run()
     assert summary.complete and summary.records == 140000
     assert mariadb_database.rows("SELECT COUNT(*) FROM prog_sr_direct_revenue")[0][0] == 140000
+
+
+def test_the_set_up_script_creates_the_starter_table_and_the_health_record(database, tmp_path):
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], **database.settings_env}
+    admin = [] if database.engine == "sqlite" else ["-u", "ixadmin"]
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "secure-reporter-create-db-tables.py"), *admin],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            input="" if database.engine == "sqlite" else "admin-pw-for-tests\n")
+    assert result.returncode == 0, result.stderr
+    assert "created: prog_sr_direct_revenue;" in result.stdout and "prog_ix_import_log: created" in result.stdout
+    assert database.admin.table_exists("prog_sr_direct_revenue")
