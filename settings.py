@@ -71,6 +71,10 @@ SETTINGS = [
     Setting("SECUREREPORTERMAPPINGFILE", "", False,
             "the Secure Reporter report-to-table mapping; empty: secure_reporter_to_db_table_mapping.py beside "
             "the programs"),
+    Setting("CXREPORTSBASEURL", None, False, "CxReports server (https, or http only to this machine: the stand-in)"),
+    Setting("CXREPORTSTOKEN", None, True, "CxReports personal access token (Account -> API tokens)"),
+    Setting("CXREPORTSWORKSPACE", None, False, "CxReports workspace, by id or code"),
+    Setting("CXREPORTSEXPORTWAIT", "300", False, "seconds to wait for a CxReports export or job run to finish"),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False,
             "the report-to-table mapping file; empty: report_to_db_table_mapping.py beside the programs"),
 ]

@@ -63,7 +63,7 @@ def test_the_layers_are_where_the_readme_says():
     assert {n for n in LIBRARY if is_api(n)} >= {"authenticationAPI", "calAPI", "reportdownloadAPI",
                                                 "reportmanagementAPI"}
     assert {n for n in LIBRARY if is_database(n)} == {"mysql_db", "mysql_db_reporting", "mysql_db_cal", "mysql_db_health",
-                                                     "mysql_db_grafana", "mysql_db_securereporter"}
+                                                     "mysql_db_grafana", "mysql_db_securereporter", "mysql_db_statements"}
     assert "cronrun" in LIBRARY and os.path.isdir(os.path.join(ROOT, "standins"))
 
 
@@ -79,7 +79,7 @@ def test_database_modules_import_only_the_base(name):
     assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
 
 
-@pytest.mark.parametrize("name", ["indexExchangeToDBSupport", "calWrapper", "secureReporterWrapper"])
+@pytest.mark.parametrize("name", ["indexExchangeToDBSupport", "calWrapper", "secureReporterWrapper", "cxreportsWrapper"])
 def test_orchestrators_call_support_never_an_api_module(name):
     assert not {m for m in own_imports(LIBRARY[name]) if is_api(m)}
 

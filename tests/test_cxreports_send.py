@@ -1,0 +1,110 @@
+"""cxreports-send.py end to end: statements made from data the suite loaded from the Index
+Exchange simulator, sent to the CxReports stand-in; the PDFs' text checked against SQL."""
+
+import datetime as dt
+import decimal
+import json
+import os
+
+import jsonschema
+import pytest
+
+from conftest import ROOT
+from cxreportsWrapper import CxReportsOptions, CxReportsRun
+from importenv import ImportEnv
+from pdftext import pdf_text
+from standins.cxreports import CxReportsStandIn
+
+PERIOD = "2026-05-25..2026-05-31"
+START, END = dt.date(2026, 5, 25), dt.date(2026, 6, 1)
+
+
+@pytest.fixture
+def ix(sim, database, tmp_path, http):
+    env = ImportEnv(sim, database, tmp_path / "home", http)
+    template = env.template("Generic Revenue Report")
+    template["dateRange"] = {"from": "2026-05-01", "to": "2026-06-05"}
+    env.write_template("Generic Revenue Report", template)
+    assert env.run(reports=["Generic Revenue Report"]).complete
+    return env
+
+
+@pytest.fixture
+def cx():
+    with CxReportsStandIn(export_polls=1) as standin:
+        yield standin
+
+
+def send(ix, cx, tmp_path, **options):
+    import settings as settings_module
+    env = {**ix.env, "CXREPORTSBASEURL": cx.base_url, "CXREPORTSTOKEN": cx.token, "CXREPORTSWORKSPACE": "prog-sales",
+           "CXREPORTSEXPORTWAIT": "10", **options.pop("env", {})}
+    http = None if options.pop("own_http_client", False) else ix.http
+    options.setdefault("period", PERIOD)
+    if options.get("job") is None:
+        options.setdefault("out", str(tmp_path / "out"))
+    return CxReportsRun(settings_module.load_settings(environ=env), CxReportsOptions(**options), http=http).run()
+
+
+def expected_revenue(ix, publisher, start, end):
+    rows = ix.rows(f"SELECT day, publisher_payment FROM prog_ix_stats WHERE publisher_id = {publisher}")
+    total = sum((decimal.Decimal(str(p)) for d, p in rows if start <= (d.date() if hasattr(d, "date") else
+                                                                        dt.date.fromisoformat(str(d)[:10])) < end),
+                decimal.Decimal(0))
+    return format(total.quantize(decimal.Decimal("0.01")), "f")
+
+
+def test_every_publisher_gets_a_pdf_with_its_totals_as_sql_computes_them(ix, cx, tmp_path):
+    summary = send(ix, cx, tmp_path)
+    assert summary.complete and summary.saved == len(ix.publishers), summary.problems
+    schema = json.load(open(os.path.join(ROOT, "docs", "cxreports-data.schema.json")))
+    for content in cx.temporary_data.values():
+        jsonschema.validate(content, schema)
+    for publisher in ix.publishers:
+        path = tmp_path / "out" / f"{publisher}-2026-05-25-2026-05-31.pdf"
+        text = pdf_text(path.read_bytes())
+        assert f"totals.revenue: {expected_revenue(ix, publisher, START, END)}" in text
+        assert f"previous_totals.revenue: {expected_revenue(ix, publisher, START - dt.timedelta(days=7), START)}" \
+            in text
+        assert f"publisher.id: {publisher}" in text
+
+
+def test_a_failed_export_is_reported_and_the_others_still_get_theirs(ix, cx, tmp_path):
+    cx.faults.add("export_failed")
+    summary = send(ix, cx, tmp_path)
+    assert summary.failed == 1 and summary.saved == len(ix.publishers) - 1
+    assert "failed: rendering failed" in summary.problems[0]
+    assert summary.exit_code == 1
+
+
+def test_an_export_that_never_completes_ends_in_the_wait_bound(ix, cx, tmp_path):
+    cx.faults.add("export_stalled")
+    summary = send(ix, cx, tmp_path, publisher_ids=[ix.publishers[0]], env={"CXREPORTSEXPORTWAIT": "1"})
+    assert summary.failed == 1 and "not finished after 1 s" in summary.problems[0]
+
+
+def test_a_stalled_server_ends_in_the_timeout_not_a_hang(ix, cx, tmp_path):
+    cx.configure(stall_seconds=3)
+    cx.faults.add("stall", count=20)
+    summary = send(ix, cx, tmp_path, publisher_ids=[ix.publishers[0]], own_http_client=True,
+                   env={"INDEXEXCHANGETIMEOUT": "1", "INDEXEXCHANGEMAXRETRYWAIT": "1"})
+    assert summary.failed == 1, summary.problems
+    assert "push temporary data" in summary.problems[0] and "timed out" in summary.problems[0]
+
+
+def test_a_job_with_review_is_left_waiting_and_one_without_is_delivered(ix, cx, tmp_path):
+    waiting = send(ix, cx, tmp_path, job=2, publisher_ids=[ix.publishers[0]])
+    assert waiting.waiting_for_review == 1 and cx.delivered == []
+    assert "waiting for review (1 entries)" in waiting.text()
+    delivered = send(ix, cx, tmp_path, job=1, publisher_ids=[ix.publishers[0]])
+    assert delivered.delivered == 1 and len(cx.delivered) == 1
+
+
+def test_the_activity_report(ix, cx, tmp_path):
+    today = dt.datetime.now(dt.timezone.utc).date()
+    summary = send(ix, cx, tmp_path, activity=True, period=f"{today}..{today}")
+    assert summary.complete and summary.saved == 1, summary.problems
+    [content] = cx.temporary_data.values()
+    assert content["kind"] == "import-activity" and content["totals"]["runs"] >= 1
+    assert "runs[0].program: index-exchange-to-db.py" in pdf_text(
+        (tmp_path / "out" / f"activity-{today}-{today}.pdf").read_bytes())
