@@ -108,3 +108,23 @@ def test_the_activity_report(ix, cx, tmp_path):
     assert content["kind"] == "import-activity" and content["totals"]["runs"] >= 1
     assert "runs[0].program: index-exchange-to-db.py" in pdf_text(
         (tmp_path / "out" / f"activity-{today}-{today}.pdf").read_bytes())
+
+
+def test_the_script_exit_codes_and_the_token_never_shown(ix, cx, tmp_path):
+    import subprocess
+    import sys
+    env = {**ix.env, "CXREPORTSBASEURL": cx.base_url, "CXREPORTSTOKEN": cx.token, "CXREPORTSWORKSPACE": "1"}
+    script = os.path.join(ROOT, "cxreports-send.py")
+    bad = subprocess.run([sys.executable, script, "--period", "last-fortnight"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--period takes last-week, last-month or FROM..TO" in bad.stderr
+    assert cx.stats() == {}
+    cx.faults.add("401")
+    refused = subprocess.run([sys.executable, script, "-R", "--period", PERIOD, "--out", str(tmp_path / "o"), "-l",
+                              str(ix.publishers[0])], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "HTTP 401" in refused.stderr
+    assert cx.token not in refused.stdout + refused.stderr
+    ok = subprocess.run([sys.executable, script, "-R", "--period", PERIOD, "--out", str(tmp_path / "o")], env=env,
+                        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert f"documents: {len(ix.publishers)} ({len(ix.publishers)} saved" in ok.stdout
