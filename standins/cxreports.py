@@ -16,11 +16,11 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
-import threading
 import time
 import urllib.parse
-from collections import Counter, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from standins.common import StandInServer
 
 WORKSPACES = [{"id": 1, "name": "Prog Sales", "description": "statements", "code": "prog-sales"}]
 REPORT_TYPES = [{"id": 10, "code": "revenue-statement", "name": "Revenue statement"},
@@ -41,22 +41,6 @@ class Config:
     export_lifetime: int = 3600    # seconds an export's content is kept
     stall_seconds: float = 30.0    # how long a "stall" fault holds the answer
     job_entries: int = 1           # documents a job run makes
-
-
-class Faults:
-    def __init__(self):
-        self._lock, self._queue = threading.Lock(), deque()
-
-    def add(self, kind, count=1):
-        with self._lock:
-            self._queue.extend([kind] * count)
-
-    def next(self, kinds):
-        """The next fault if it is one of `kinds` (export faults wait for an export)."""
-        with self._lock:
-            if self._queue and self._queue[0] in kinds:
-                return self._queue.popleft()
-        return None
 
 
 class Reply(Exception):
@@ -95,50 +79,27 @@ def _flatten(value, path=""):
         yield path, value
 
 
-class CxReportsStandIn:
+class CxReportsStandIn(StandInServer):
+    """CxReports on 127.0.0.1 (see the module's docstring)."""
+
     def __init__(self, port=0, **config):
         self.config = Config(**config)
-        self.faults = Faults()
         self.token = "cx-sandbox-token-0123456789abcdef"
         self.workspace = WORKSPACES[0]
-        self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._calls = Counter()
         self.temporary_data = {}        # id -> content
         self.exports = {}               # id -> dict
         self.job_runs = {}              # id -> dict
         self.delivered = []             # (job id, run id, documents)
         self.rendered = []              # (report, data) of every document made
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        self._listen(port)
 
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def configure(self, **knobs):
-        for name, value in knobs.items():
-            if not hasattr(self.config, name):
-                raise ValueError(f"unknown knob {name}")
-            setattr(self.config, name, value)
 
-    def stats(self):
-        with self._lock:
-            return dict(self._calls)
 
-    def start(self):
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
 
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
 
-    def __enter__(self):
-        return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
 
     # --- HTTP ---------------------------------------------------------------------------
 
@@ -181,8 +142,8 @@ class CxReportsStandIn:
         if segments[:2] != ["api", "v1"]:
             raise Reply(404, {"error": "not found"})
         rest = segments[2:]
-        with self._lock:    # calls counted by shape: "POST reports/N/export"
-            self._calls[method + " " + "/".join("N" if s.isdigit() else s for s in rest[2:] or rest)] += 1
+        # Calls counted by shape: "POST reports/N/export".
+        self.count_call(method + " " + "/".join("N" if s.isdigit() else s for s in rest[2:] or rest))
         fault = self.faults.next({"401", "429", "500", "503", "stall"})
         if fault == "stall":
             time.sleep(self.config.stall_seconds)

@@ -14,12 +14,12 @@ import dataclasses
 import datetime as dt
 import json
 import random
-import threading
 import time
 import urllib.parse
 import uuid
-from collections import Counter, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from standins.common import StandInServer
 
 FAR_FUTURE = 4102444800          # 2100-01-01
 
@@ -52,41 +52,16 @@ class Config:
     slow_seconds: float = 30.0          # how long a "slow" fault stalls
 
 
-class Faults:
-    """The next `count` calls answer with a fault: 429, 500, 502, 503, drop, slow, expire."""
+class SecureReporterStandIn(StandInServer):
+    """Secure Reporter on 127.0.0.1 (see the module's docstring)."""
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._queue = deque()
-
-    def add(self, kind, count=1):
-        with self._lock:
-            self._queue.extend([kind] * count)
-
-    def next(self):
-        with self._lock:
-            return self._queue.popleft() if self._queue else None
-
-
-class SecureReporterStandIn:
     def __init__(self, seed=1, port=0, **config):
         self.seed = seed
         self.config = Config(**config)
-        self.faults = Faults()
-        self._lock = threading.Lock()
-        self._calls = Counter()
         self._tokens = {}
         self.token = self.make_token("suite-import", groups=("finance",))
         self.api_user_token = self.make_token("api.user", groups=("*",))
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = None
-
-    # --- control ------------------------------------------------------------------------
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._listen(port)
 
     def make_token(self, name, groups=("*",), expires_at=FAR_FUTURE):
         """A token as the Tokens admin page makes it; returns its Basic credential."""
@@ -98,30 +73,11 @@ class SecureReporterStandIn:
     def expire_token(self, credential):
         self._tokens[credential]["expires_at"] = 0
 
-    def configure(self, **knobs):
-        for name, value in knobs.items():
-            if not hasattr(self.config, name):
-                raise ValueError(f"unknown knob {name}")
-            setattr(self.config, name, value)
 
-    def stats(self):
-        with self._lock:
-            return dict(self._calls)
 
-    def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
 
-    def __enter__(self):
-        return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
 
     # --- data ---------------------------------------------------------------------------
 
@@ -190,8 +146,7 @@ class SecureReporterStandIn:
         parts = urllib.parse.urlsplit(handler.path)
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
         endpoint = path.strip("/").split("/")[1] if path.startswith("/api/") and path.count("/") > 2 else path
-        with self._lock:
-            self._calls[endpoint] += 1
+        self.count_call(endpoint)
         if self.config.latency:
             time.sleep(self.config.latency)
         fault = self.faults.next()
