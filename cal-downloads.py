@@ -28,6 +28,8 @@ def build_parser():
     parser.add_argument("-P", "--parallel", type=int, default=DEFAULT_WORKERS,
                         help=f"publishers handled at once (default {DEFAULT_WORKERS})")
     parser.add_argument("-R", "--report", action="store_true", help="print a summary at the end")
+    parser.add_argument("--shard", metavar="K/N", help="only the publishers of shard K of N (by id), so N hosts "
+                                                        "with the same crontab split the work")
     return parser
 
 
@@ -35,7 +37,8 @@ def main(args):
     settings = settings_module.load_settings()
     options = CalOptions(mappings=not args.no_mappings, impressions=args.impressions or args.logs,
                          bids=args.bids or args.logs, workers=args.parallel,
-                         publisher_ids=cli.id_list(args.publishers, "-p") if args.publishers else None)
+                         publisher_ids=cli.id_list(args.publishers, "-p") if args.publishers else None,
+                         shard=cli.shard(args.shard) if args.shard else None)
     summary = CalRun(settings, options, arguments=cli.command_line()).run()
     if args.report:
         print(summary.text())

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import calSupport
 import mysql_db_cal
 from authenticationSupport import AuthorizedSession, CalTokens
-from cronrun import CronRun, RunSummary
+from cronrun import CronRun, RunSummary, in_shard
 from errors import (ApiError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
                     SuiteError)
 from utility import mask_secret
@@ -33,6 +33,7 @@ class CalOptions:
     bids: bool = False
     workers: int = DEFAULT_WORKERS
     publisher_ids: list = None
+    shard: tuple = None               # (K, N): only the publishers of shard K of N
 
     def validated(self):
         if not 1 <= self.workers <= MAX_WORKERS:
@@ -98,8 +99,10 @@ class CalRun(CronRun):
                 raise ConfigurationError(f"-p: no API key for publisher {', '.join(map(str, sorted(unknown)))} "
                                          f"in {mysql_db_cal.APIKEYS_TABLE}")
             keys = [(p, k) for p, k in keys if p in self.options.publisher_ids]
+        keys = [(p, k) for p, k in keys if in_shard(p, self.options.shard)]
         if not keys:
-            raise ConfigurationError(f"no API keys in {mysql_db_cal.APIKEYS_TABLE} (add them with add-api-key.py)")
+            raise ConfigurationError(f"no API keys in {mysql_db_cal.APIKEYS_TABLE} (add them with add-api-key.py)"
+                                     + (" for this shard" if self.options.shard else ""))
         self.keys = keys
         self.summary.publishers = len(keys)
 

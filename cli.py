@@ -83,6 +83,17 @@ def _silence_stdout():
     os.close(devnull)
 
 
+def shard(text, option="--shard"):
+    """(K, N) from "K/N" (1 <= K <= N): this host's share of the publishers."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ConfigurationError(f"{option} takes K/N (this host's shard K of N, e.g. 1/2), got {text!r}") from None
+    if not 1 <= k <= n:
+        raise ConfigurationError(f"{option} K/N needs 1 <= K <= N, got {text!r}")
+    return k, n
+
+
 def id_list(text, option):
     """Integers from "1,2,3" given to `option`; a ConfigurationError naming it otherwise."""
     try:

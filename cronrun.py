@@ -161,3 +161,12 @@ class CronRun:
     def http_pool_size(self):
         # A connection for each worker, or the pool discards and reopens them.
         return getattr(self.options, "workers", 1) + 4
+
+
+def in_shard(publisher_id, shard):
+    """Whether a publisher falls in shard (K, N): stable, by id, so N hosts with the same
+    crontab and shards 1/N..N/N split the publishers, each exactly once."""
+    if shard is None:
+        return True
+    k, n = shard
+    return int(publisher_id) % n == k - 1

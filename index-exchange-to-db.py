@@ -42,6 +42,8 @@ def build_parser():
                              f"(1-{MAX_WORKERS}); default {DEFAULT_WORKERS}")
     parser.add_argument("--check", action="store_true",
                         help="only check templates, mapping and tables; send nothing")
+    parser.add_argument("--shard", metavar="K/N", help="only the publishers of shard K of N (by id), so N hosts "
+                                                        "with the same crontab split the work")
     return parser
 
 
@@ -62,7 +64,8 @@ def main(args):
         print(f"{len(publishers)} publishers")
         return cli.EXIT_OK
     options = ImportOptions(report_names=args.reports, publisher_ids=publisher_ids, keep_files=args.keep_files,
-                            download_dir=args.directory, retries=args.retries, workers=args.parallel)
+                            download_dir=args.directory, retries=args.retries, workers=args.parallel,
+                            shard=cli.shard(args.shard) if args.shard else None)
     progress = cli.ProgressBar() if sys.stderr.isatty() and not args.debug else None
     summary = ImportRun(settings, options, progress=progress, arguments=cli.command_line()).run()
     if args.report:

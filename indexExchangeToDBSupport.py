@@ -26,7 +26,7 @@ import reportdownloadWrapper
 import reportid_db
 import reportmanagementSupport
 from authenticationSupport import reporting_session
-from cronrun import CronRun, RunSummary
+from cronrun import CronRun, RunSummary, in_shard
 from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
 
 log = logging.getLogger("index-exchange-to-db")
@@ -46,6 +46,7 @@ class ImportOptions:
     download_dir: str = None          # -d
     retries: int = 15                 # -r
     workers: int = DEFAULT_WORKERS
+    shard: tuple = None               # (K, N): only the publishers of shard K of N
 
     @property
     def max_wait(self):
@@ -233,6 +234,7 @@ class ImportRun(CronRun):
         options = self.options
         publishers, self.templates, self.tables = check_configuration(
             self.settings, db, options.report_names, options.publisher_ids)
+        publishers = [(pid, name) for pid, name in publishers if in_shard(pid, options.shard)]
         queued = mysql_db_reporting.queued_pairs(db)
         self.queued = set(queued)
         self.pairs, dropped = choose_pairs([pid for pid, _ in publishers], options.report_names, queued,
@@ -240,7 +242,9 @@ class ImportRun(CronRun):
         for pid, name in dropped:
             self.summary.problem(f"queued report {name!r} for publisher {pid} dropped: its template or table is gone")
             mysql_db_reporting.mark_pair_done(db, pid, name, status="dropped")
-        self.pending = mysql_db_reporting.pending_report_runs(db)
+        # A sharded host collects only its own publishers' files (another host takes the rest).
+        self.pending = [run for run in mysql_db_reporting.pending_report_runs(db)
+                        if in_shard(run["publisher_id"], options.shard)]
         self.summary.publishers = len(publishers)
         self.summary.reports = len(options.report_names)
         self.summary.pairs = len(publishers) * len(options.report_names)
