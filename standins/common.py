@@ -4,7 +4,7 @@ that hit the next calls."""
 
 import threading
 from collections import Counter, deque
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Faults:
@@ -26,8 +26,28 @@ class Faults:
 
 
 class StandInServer:
-    """Base of a stand-in: subclasses set `self.config` (a dataclass of knobs) and give
-    `_handler()` (a BaseHTTPRequestHandler class), then call `_listen(port)`."""
+    """Base of a stand-in: subclasses set `self.config` (a dataclass of knobs), answer
+    requests in `_serve(handler, method)`, and call `_listen(port)`."""
+
+    def _handler(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                standin._serve(self, "GET")
+
+            def do_POST(self):
+                standin._serve(self, "POST")
+
+        return Handler
+
+    def _serve(self, handler, method):
+        raise NotImplementedError
 
     def _listen(self, port):
         self.faults = Faults()

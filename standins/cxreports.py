@@ -18,8 +18,6 @@ import itertools
 import json
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
-
 from standins.common import StandInServer
 
 WORKSPACES = [{"id": 1, "name": "Prog Sales", "description": "statements", "code": "prog-sales"}]
@@ -102,23 +100,6 @@ class CxReportsStandIn(StandInServer):
 
 
     # --- HTTP ---------------------------------------------------------------------------
-
-    def _handler(self):
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                standin._serve(self, "GET")
-
-            def do_POST(self):
-                standin._serve(self, "POST")
-
-        return Handler
 
     def _serve(self, handler, method):
         length = int(handler.headers.get("Content-Length") or 0)

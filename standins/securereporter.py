@@ -17,8 +17,6 @@ import random
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler
-
 from standins.common import StandInServer
 
 FAR_FUTURE = 4102444800          # 2100-01-01
@@ -118,20 +116,6 @@ class SecureReporterStandIn(StandInServer):
 
     # --- HTTP ---------------------------------------------------------------------------
 
-    def _handler(self):
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                standin._serve(self)
-
-        return Handler
-
     def _answer(self, handler, status, body, headers=()):
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         handler.send_response(status)
@@ -142,7 +126,10 @@ class SecureReporterStandIn(StandInServer):
         handler.end_headers()
         handler.wfile.write(data)
 
-    def _serve(self, handler):
+    def _serve(self, handler, method):
+        if method != "GET":
+            self._answer(handler, 405, {"message": "only GET", "ok": False})
+            return
         parts = urllib.parse.urlsplit(handler.path)
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
         endpoint = path.strip("/").split("/")[1] if path.startswith("/api/") and path.count("/") > 2 else path

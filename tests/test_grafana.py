@@ -198,10 +198,6 @@ def test_preview_draws_every_dashboard(loaded, tmp_path):
     for path in paths:
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("IX_KEEP_PREVIEW"):
-        import shutil
-        for path in paths:
-            shutil.copy(path, os.environ["IX_KEEP_PREVIEW"])
 
 
 def test_cal_hours_missing_counts_gaps_not_the_time_before_the_first_file(loaded):
