@@ -2,15 +2,12 @@
 revenue statement for a period, and the import activity; SQL lives only in mysql_db*.py.
 Periods are [start, end) in UTC dates."""
 
-from mysql_db import DatabaseError
-
 
 def statement_totals(db, publisher_id, start, end):
     """(impressions, revenue, ad_spend) of prog_ix_stats for a publisher and period."""
-    row = db.fetch_all("SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(publisher_payment), 0), "
-                       "COALESCE(SUM(ad_spend), 0) FROM prog_ix_stats WHERE publisher_id = %s AND day >= %s "
-                       "AND day < %s", (publisher_id, start, end))[0]
-    return row
+    return db.fetch_all("SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(publisher_payment), 0), "
+                        "COALESCE(SUM(ad_spend), 0) FROM prog_ix_stats WHERE publisher_id = %s AND day >= %s "
+                        "AND day < %s", (publisher_id, start, end))[0]
 
 
 def statement_by_day(db, publisher_id, start, end):
@@ -29,12 +26,8 @@ def cal_impressions(db, publisher_id, start, end):
     """Impressions and net revenue of the CAL impression log, or None without that table."""
     if not db.table_exists("prog_ix_impression_log"):
         return None
-    try:
-        return db.fetch_all("SELECT COUNT(*), COALESCE(SUM(net_revenue), 0) FROM prog_ix_impression_log "
-                            "WHERE publisher_id = %s AND timestamp >= %s AND timestamp < %s",
-                            (publisher_id, start, end))[0]
-    except DatabaseError:
-        return None
+    return db.fetch_all("SELECT COUNT(*), COALESCE(SUM(net_revenue), 0) FROM prog_ix_impression_log "
+                        "WHERE publisher_id = %s AND timestamp >= %s AND timestamp < %s", (publisher_id, start, end))[0]
 
 
 def import_activity(db, start, end):
