@@ -16,6 +16,7 @@ the record (exit code, counts, problems) and closes everything however it ends. 
 the scripts' to turn into one line (2 for configuration).
 """
 
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -90,6 +91,7 @@ class CronRun:
         self.stopping = threading.Event()    # set on Ctrl-C: workers stop at their next step
         self.folder = None
         self.connections = None
+        self.resources = contextlib.ExitStack()   # what check/steps open, closed before the connections
 
     def run(self):
         started = time.monotonic()
@@ -115,7 +117,10 @@ class CronRun:
                     self.summary.seconds = time.monotonic() - started
                     self._close_health_record(db, failure)
             finally:
-                self.connections.close()
+                try:
+                    self.resources.close()
+                finally:
+                    self.connections.close()
                 if own_http and self.http is not None:
                     self.http.close()
                     self.http = None

@@ -23,9 +23,8 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    database = reportid_db.ReportIdDB(settings.settings_store())
     unknown = 0
-    with open_reporting_session(settings) as session:
+    with reportid_db.open_store(settings) as database, open_reporting_session(settings) as session:
         for report_id in dict.fromkeys(args.report_ids):
             try:
                 print(f"{report_id}: {reportmanagementSupport.deactivate_and_forget(session, database, report_id)}")

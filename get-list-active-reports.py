@@ -24,7 +24,8 @@ def build_parser():
 def main(args):
     settings = settings_module.load_settings()
     accounts = cli.id_list(args.accounts, "-a") if args.accounts else None
-    known = {r["reportID"]: r for r in reportid_db.ReportIdDB(settings.settings_store()).all().values()}
+    with reportid_db.open_store(settings) as database:
+        known = {r["reportID"]: r for r in database.all().values()}
     with open_reporting_session(settings) as session:
         specs = reportmanagementAPI.list_active_specs(session, account_ids=accounts)
     rows = []

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import mappingfile
@@ -85,6 +84,7 @@ class Summary(RunSummary):
     rows_updated: int = 0
     rows_rejected: int = 0
     pairs_not_begun: int = 0          # Ctrl-C came first
+    pairs_elsewhere: int = 0          # held, or finished during this run, by another copy (another host)
 
     logger = log
     title = "Activity summary"
@@ -104,6 +104,9 @@ class Summary(RunSummary):
             f"  rows: {self.rows_loaded} loaded ({self.rows_inserted} inserted, {self.rows_updated} updated), "
             f"{self.rows_rejected} rejected",
         ]
+        if self.pairs_elsewhere:
+            lines.append(f"  pairs left to other copies: {self.pairs_elsewhere} (working them, or finished them "
+                         f"during this run)")
         if self.interrupted:
             lines.append(f"  interrupted: {self.pairs_not_begun} pairs not begun, their files and the pending "
                          f"ones are collected by the next run")
@@ -248,7 +251,7 @@ class ImportRun(CronRun):
         self.summary.publishers = len(publishers)
         self.summary.reports = len(options.report_names)
         self.summary.pairs = len(publishers) * len(options.report_names)
-        self.reportids = reportid_db.ReportIdDB(self.settings.settings_store())
+        self.reportids = self.resources.enter_context(reportid_db.open_store(self.settings, self.connections))
 
     def steps(self, db):
         self.session = reporting_session(self.http, self.settings)
@@ -268,18 +271,21 @@ class ImportRun(CronRun):
 
     def _work(self, pending, pairs):
         active, listed_at = reportmanagementSupport.active_spec_ids(self.session)
-        # Files of one pair load oldest first, so an older file never overwrites a newer
-        # one's rows ("today only"). Each waits for the one before it, which the FIFO pool
-        # has always started already.
-        self._last_load = {}
-        tasks = []
+        # One task per pair: the files earlier runs left pending (oldest first, so an
+        # older file never overwrites a newer one's rows, "today only"), then its new run;
+        # pairs with files pending first.
+        earlier = {}
         for run in pending:
-            tasks.append((self._collect_earlier, run, *self._load_turn((int(run["publisher_id"]), run["report_name"]))))
-        tasks += [(self._process_pair, pair, active, listed_at, *self._load_turn(pair)) for pair in pairs]
+            earlier.setdefault((int(run["publisher_id"]), run["report_name"]), []).append(run)
+        new = set(pairs)
+        order = list(earlier) + [pair for pair in pairs if pair not in earlier]
+        # A pair another program finishes after this moment is not worked again by this run.
+        self.started_at = self.reportids.now()
         if self.progress:
-            self.progress.start(len(tasks))
+            self.progress.start(len(order))
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="pair") as pool:
-            futures = [pool.submit(self._guarded, *task) for task in tasks]
+            futures = [pool.submit(self._guarded, pair, earlier.get(pair, []), pair in new, active, listed_at)
+                       for pair in order]
             try:
                 for future in as_completed(futures):
                     future.result()
@@ -300,26 +306,36 @@ class ImportRun(CronRun):
         self.summary.add(pairs_not_begun=not_begun)
         log.warning("interrupted: %d pairs not begun; stopping the rest, their files stay pending", not_begun)
 
-    def _load_turn(self, pair):
-        """(event to wait for before loading, event to set when done) for the next file of a pair."""
-        before = self._last_load.get(pair)
-        done = self._last_load[pair] = threading.Event()
-        return before, done
-
-    def _guarded(self, function, *args):
-        """A task's unexpected failure is reported, and the other pairs go on."""
+    def _guarded(self, pair, earlier_runs, run_new, active, listed_at):
+        """One pair's work, while this program holds the pair (no other copy, on this host
+        or another, works it meanwhile); a task's unexpected failure is reported, and the
+        other pairs go on."""
+        if self.stopping.is_set():
+            return
+        publisher_id, name = pair
+        claim = self.reportids.claim(publisher_id, name, not_worked_since=self.started_at)
+        if not claim.held:
+            self.summary.add(pairs_elsewhere=1)
+            log.info("publisher %s, report %r: %s; left to it", publisher_id, name, claim.reason)
+            return
         try:
-            function(*args)
+            for run in earlier_runs:
+                self._collect_earlier(run)
+            if run_new:
+                self._process_pair(pair, active, listed_at)
         except Exception as err:  # one pair must not sink the others
             log.debug("task failed", exc_info=True)
-            self.summary.problem(f"unexpected {type(err).__name__}: {err}")
+            self.summary.problem(f"publisher {publisher_id}, report {name!r}: unexpected {type(err).__name__}: {err}")
             self.summary.add(files_pending=1, files_failed=1)
         finally:
-            args[-1].set()      # this pair's next file may load now
+            try:
+                self.reportids.release(publisher_id, name, worked=not self.stopping.is_set())
+            except SuiteError as err:   # the lease runs out by itself
+                log.warning("publisher %s, report %r: cannot give the pair back: %s", publisher_id, name, err)
 
     # --- one pair -------------------------------------------------------------------------
 
-    def _process_pair(self, pair, active, listed_at, before, done):
+    def _process_pair(self, pair, active, listed_at):
         if self.stopping.is_set():
             return
         publisher_id, name = pair
@@ -328,7 +344,7 @@ class ImportRun(CronRun):
             report_id, file_id, actions = reportmanagementSupport.run_pair(
                 self.session, self.reportids, publisher_id, name, self.templates[name], self.username, active,
                 listed_at)
-        except ApiError as err:
+        except (ApiError, reportid_db.LeaseLostError) as err:
             mysql_db_reporting.queue_pair(db, publisher_id, name, err)
             self.summary.add(pairs_queued=1)
             self.summary.problem(f"publisher {publisher_id}, report {name!r}: not run, queued for next time: {err}")
@@ -340,9 +356,12 @@ class ImportRun(CronRun):
             mysql_db_reporting.mark_pair_done(db, publisher_id, name)
         log.debug("publisher %s, report %r: spec %s %s, file %s requested", publisher_id, name, report_id,
                   "/".join(actions), file_id)
-        self._collect(db, file_id, publisher_id, name, self.tables[name], before=before)
+        self._collect(db, file_id, publisher_id, name, self.tables[name])
 
-    def _collect_earlier(self, run, before, done):
+    def _collect_earlier(self, run):
+        if self.stopping.is_set():
+            self.summary.add(files_pending=1)
+            return
         db = self.connections.get()
         requested = run["requested_at"]
         if isinstance(requested, str):
@@ -350,11 +369,11 @@ class ImportRun(CronRun):
         age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
         loaded = self._collect(db, int(run["file_id"]), int(run["publisher_id"]), run["report_name"],
                                run["db_table"], earlier=requested,
-                               expired=age > dt.timedelta(days=FILE_RETENTION_DAYS), before=before)
+                               expired=age > dt.timedelta(days=FILE_RETENTION_DAYS))
         if loaded:
             self.summary.add(files_from_earlier=1)
 
-    def _collect(self, db, file_id, publisher_id, name, table, earlier=None, expired=False, before=None):
+    def _collect(self, db, file_id, publisher_id, name, table, earlier=None, expired=False):
         """Wait for, download and load one file; True when loaded. Otherwise it stays
         pending in prog_ix_report_runs for the next run (or is marked expired or
         superseded). `earlier`: when an earlier run asked for the file."""
@@ -370,8 +389,6 @@ class ImportRun(CronRun):
                                                            time_range):
                 return False
             path = self._download(item, file_id)
-            if before is not None:
-                before.wait()
             if self.stopping.is_set():
                 raise RunInterrupted()
             result = self._load(db, ledger, path, file_id, publisher_id, name, table, time_range)

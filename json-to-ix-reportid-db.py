@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Replace the reportID database with the records of a JSON file, as
 ix-reportid-db-to-json.py writes it. A file that is not valid JSON or not of that shape
-is refused with the reason, and the database stays as it was."""
+is refused with the reason, and the database stays as it was. With --store mysql (or
+PROGSALESREPORTIDSTORE=mysql) the records go into the table prog_ix_report_ids: the way
+from one host's shelve to the database every host shares (see ix-reportid-db-to-json.py)."""
 
 import sys
 
@@ -12,6 +14,8 @@ import settings as settings_module
 
 def build_parser():
     parser = cli.make_parser(__doc__)
+    parser.add_argument("--store", choices=reportid_db.STORES,
+                        help="the store to replace (default: PROGSALESREPORTIDSTORE's)")
     parser.add_argument("file", metavar="FILE")
     return parser
 
@@ -19,7 +23,8 @@ def build_parser():
 def main(args):
     settings = settings_module.load_settings()
     records = reportid_db.read_records_file(args.file)
-    reportid_db.ReportIdDB(settings.settings_store()).replace_all(records)
+    with reportid_db.open_store(settings, store=args.store) as database:
+        database.replace_all(records)
     print(f"reportID database now holds {len(records)} records from {args.file}")
     return cli.EXIT_OK
 

@@ -8,6 +8,7 @@ bookkeeping of files asked for (prog_ix_report_runs) and of pairs to run again
 import datetime as dt
 
 from mysql_db import now_text as _now_text
+from mysql_db_reportids import REPORT_ID_TABLES
 
 PUBLISHERS_TABLE = "prog_ix_publishers"
 REPORT_RUNS_TABLE = "prog_ix_report_runs"
@@ -62,6 +63,8 @@ REPORTING_TABLES = {
   queued_at datetime NOT NULL,
   last_error varchar(1000) DEFAULT NULL,
   PRIMARY KEY (publisher_id, report_name))""",
+    # The reportID database, when PROGSALESREPORTIDSTORE=mysql (see mysql_db_reportids.py).
+    **REPORT_ID_TABLES,
 }
 
 

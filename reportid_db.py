@@ -1,25 +1,41 @@
 """The reportID database: which Index Exchange report spec serves each (publisher,
-report name) pair, and a fingerprint of what was last saved to it.
+report name) pair, and a fingerprint of what was last saved to it. Two stores, chosen
+by PROGSALESREPORTIDSTORE, with one interface (`open_store`):
 
-Kept with shelve (dbm.dumb, readable on any Python) in the settings store, as the seed
-says, and made safe for several programs at once and for kills:
-- every change is written to a new generation folder, then made current by replacing
+- shelve (the default, as the seed): dbm.dumb files in the settings store of one host,
+  safe for several programs at once and for kills:
+  every change is written to a new generation folder, then made current by replacing
   one symlink (an atomic rename): a kill leaves the old database or the new, never half;
-- readers take a shared lock, writers an exclusive one (flock on a lock file);
-- `pair_lock` serialises the saving of one pair's spec across programs and threads, so
-  two copies running at once never create two specs for one pair.
+  readers take a shared lock, writers an exclusive one (flock on a lock file).
+- mysql: the table prog_ix_report_ids in the suite's database, shared by every host.
+
+Both give a pair's work to one program at a time: `claim` (taken or refused at once,
+for the main program's pairs) and `pair_lock` (waits), so two copies, on one host or
+several, never create two specs for one pair nor work one pair at once. On shelve the
+claim is a file lock that dies with its process; in MySQL it is a lease in the pair's
+row, renewed while its holder lives and taken over once it has run out.
 """
 
 import contextlib
+import dataclasses
 import dbm.dumb
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shelve
 import shutil
+import socket
+import threading
+import time
+import uuid
 
-from errors import ConfigurationError
+import mysql_db
+import mysql_db_reportids
+from errors import ConfigurationError, SuiteError
+
+log = logging.getLogger("reportid-db")
 
 FOLDER_NAME = "reportid-db"
 SHELF_NAME = "reportids"
@@ -28,6 +44,18 @@ RECORD_KEYS = {"publisher_id", "report_name", "reportID"}
 
 def record_key(publisher_id, report_name):
     return f"{int(publisher_id)}\t{report_name}"
+
+
+class LeaseLostError(SuiteError):
+    """This program's lease on a pair ran out and another host took the pair over."""
+
+
+@dataclasses.dataclass
+class Claim:
+    """The answer to `claim`: `held` when this program now works the pair; otherwise
+    `reason` says who does, or did during this run."""
+    held: bool
+    reason: str = ""
 
 
 class ReportIdDB:
@@ -39,6 +67,9 @@ class ReportIdDB:
     def __init__(self, settings_store):
         self.folder = os.path.join(os.fspath(settings_store), FOLDER_NAME)
         os.makedirs(os.path.join(self.folder, "locks"), exist_ok=True)
+        os.makedirs(os.path.join(self.folder, "claims"), exist_ok=True)
+        self._claims = {}
+        self._claims_lock = threading.Lock()
         self._current = os.path.join(self.folder, "current")
         self._lock_path = os.path.join(self.folder, ".lock")
 
@@ -60,6 +91,54 @@ class ReportIdDB:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def now(self):
+        return time.time()
+
+    def claim(self, publisher_id, report_name, not_worked_since=None):
+        """The pair for this program, or at once a Claim saying who has it: a lock on the
+        pair's claim file, which dies with its holder. With `not_worked_since`, a pair
+        another program finished since then is not taken again."""
+        path = self._claim_path(publisher_id, report_name)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return Claim(False, "another program on this host is working it")
+        handle.seek(0)
+        try:
+            worked = json.loads(handle.read() or "{}")
+        except ValueError:   # a claim file half-written by a kill: as if never worked
+            worked = {}
+        if not_worked_since is not None and worked.get("worked_at", 0) >= not_worked_since:
+            handle.close()
+            return Claim(False, f"finished by {worked.get('by', 'another program')} during this run")
+        with self._claims_lock:
+            self._claims[(int(publisher_id), report_name)] = handle
+        return Claim(True)
+
+    def release(self, publisher_id, report_name, worked=True):
+        with self._claims_lock:
+            handle = self._claims.pop((int(publisher_id), report_name), None)
+        if handle is None:
+            return
+        if worked:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"worked_at": time.time(), "by": f"{socket.gethostname()} pid {os.getpid()}"}))
+            handle.flush()
+        handle.close()
+
+    def _claim_path(self, publisher_id, report_name):
+        digest = hashlib.sha1(record_key(publisher_id, report_name).encode()).hexdigest()[:20]
+        return os.path.join(self.folder, "claims", digest)
+
+    def close(self):
+        with self._claims_lock:
+            handles, self._claims = list(self._claims.values()), {}
+        for handle in handles:
+            handle.close()
 
     def _read_current(self):
         if not os.path.islink(self._current):
@@ -133,6 +212,164 @@ class ReportIdDB:
             elif name.startswith(".current-"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
+
+
+class MySQLReportIdDB:
+    """The reportID database as the table prog_ix_report_ids, shared by every host that
+    imports into the database (PROGSALESREPORTIDSTORE=mysql).
+
+    A pair is worked under a lease in its row: taken by a conditional UPDATE (so on a
+    cluster the engine's commit-time check refuses a second taker), renewed every third
+    of PROGSALESREPORTIDLEASE by a thread while this program lives, given back when the
+    pair is done, and free for another host once it has run out (its holder died). A
+    spec is recorded only while its lease is held, so a host whose lease ran out cannot
+    overwrite the pair's spec that another host has saved since."""
+
+    def __init__(self, connections, lease_seconds, host=None):
+        self.connections = connections
+        self.lease_seconds = float(lease_seconds)
+        self.host = (host or socket.gethostname())[:255]
+        self.holder = f"{self.host[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._held = {}                  # (publisher, report) -> how many holds this program has
+        self._held_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer = None
+
+    # --- records ---
+    def now(self):
+        return mysql_db_reportids.server_time(self.connections.get())
+
+    def all(self):
+        return {record_key(r["publisher_id"], r["report_name"]): r
+                for r in mysql_db_reportids.all_records(self.connections.get())}
+
+    def get(self, publisher_id, report_name):
+        return mysql_db_reportids.one_record(self.connections.get(), publisher_id, report_name)
+
+    def put(self, record):
+        with self.pair_lock(record["publisher_id"], record["report_name"]):
+            if not mysql_db_reportids.save_spec(self.connections.get(), record, self.host, self.holder):
+                raise LeaseLostError(
+                    f"publisher {record['publisher_id']}, report {record['report_name']!r}: this program's lease ran "
+                    f"out and another host took the pair; spec {record['reportID']} was not recorded (tidy-reports.py "
+                    f"deactivates it if it is left unused)")
+
+    def remove_report_ids(self, report_ids):
+        return mysql_db_reportids.forget_report_ids(self.connections.get(), report_ids)
+
+    def replace_all(self, records):
+        mysql_db_reportids.replace_all(self.connections.get(), records, self.host)
+
+    # --- leases ---
+    def claim(self, publisher_id, report_name, not_worked_since=None):
+        """The pair's lease for this program, or at once a Claim saying who has it (or
+        finished the pair since `not_worked_since`, a time of `now()`)."""
+        key = (int(publisher_id), report_name)
+        with self._held_lock:
+            if key in self._held:
+                self._held[key] += 1
+                return Claim(True)
+        db = self.connections.get()
+        mysql_db_reportids.ensure_pair_row(db, publisher_id, report_name)
+        if mysql_db_reportids.take_lease(db, publisher_id, report_name, self.holder, self.lease_seconds,
+                                         not_worked_since):
+            self._hold(key)
+            return Claim(True)
+        state = mysql_db_reportids.lease_state(db, publisher_id, report_name) or {}
+        if state.get("lease_holder") and state["lease_holder"] != self.holder and \
+                (state.get("lease_until") or 0) >= state["now"]:
+            host = state["lease_holder"].split(":")[0]
+            return Claim(False, f"held by {host} for {state['lease_until'] - state['now']:.0f} s more")
+        if not_worked_since is not None and (state.get("worked_at") or 0) >= not_worked_since:
+            return Claim(False, f"finished by {state.get('worked_by_host')} during this run")
+        return Claim(False, "taken by another host just now")
+
+    def release(self, publisher_id, report_name, worked=True):
+        key = (int(publisher_id), report_name)
+        with self._held_lock:
+            count = self._held.get(key, 0)
+            if count > 1:
+                self._held[key] = count - 1
+                return
+            self._held.pop(key, None)
+        if count:
+            mysql_db_reportids.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
+                                             self.host, worked)
+
+    @contextlib.contextmanager
+    def pair_lock(self, publisher_id, report_name, wait=0.2):
+        """The pair's lease for the length of the block, waiting while another program has it."""
+        deadline = time.monotonic() + self.lease_seconds + 60
+        while not self.claim(publisher_id, report_name).held:
+            if time.monotonic() > deadline:
+                raise LeaseLostError(f"publisher {publisher_id}, report {report_name!r}: another host has held the "
+                                     f"pair for over {self.lease_seconds + 60:.0f} s")
+            time.sleep(wait)
+        try:
+            yield
+        finally:
+            self.release(publisher_id, report_name, worked=False)
+
+    def _hold(self, key):
+        with self._held_lock:
+            self._held[key] = self._held.get(key, 0) + 1
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
+                self._renewer.start()
+
+    def _renew(self):
+        # A third of the lease: two renewals may fail (a database restarting) before it runs out.
+        while not self._stop.wait(self.lease_seconds / 3):
+            with self._held_lock:
+                if not self._held:
+                    continue
+            try:
+                mysql_db_reportids.renew_leases(self.connections.get(), self.holder, self.lease_seconds)
+            except mysql_db.DatabaseError as err:
+                log.warning("cannot renew this program's pair leases: %s", err)
+
+    def close(self):
+        """Stop renewing and give back every lease still held (not as worked)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        with self._held_lock:
+            held, self._held = list(self._held), {}
+        for publisher_id, report_name in held:
+            with contextlib.suppress(mysql_db.DatabaseError):
+                mysql_db_reportids.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
+                                                 self.host, worked=False)
+
+
+STORES = ("shelve", "mysql")
+
+
+@contextlib.contextmanager
+def open_store(settings, connections=None, store=None):
+    """The reportID database PROGSALESREPORTIDSTORE (or `store`) names, closed after the
+    block. The mysql store uses `connections` (a ConnectionPerThread), or its own."""
+    store = store or settings.get("PROGSALESREPORTIDSTORE")
+    if store == "shelve":
+        database = ReportIdDB(settings.settings_store())
+        try:
+            yield database
+        finally:
+            database.close()
+        return
+    own = connections is None
+    if own:
+        connections = mysql_db.ConnectionPerThread(settings)
+    database = MySQLReportIdDB(connections, settings.integer("PROGSALESREPORTIDLEASE", minimum=2))
+    try:
+        db = connections.get()
+        if not db.table_exists(mysql_db_reportids.REPORT_IDS_TABLE):
+            raise ConfigurationError(f"PROGSALESREPORTIDSTORE=mysql: table {mysql_db_reportids.REPORT_IDS_TABLE} does "
+                                     f"not exist (create it with report-create-db-tables.py)")
+        yield database
+    finally:
+        database.close()
+        if own:
+            connections.close()
 
 
 def _fsync_folder(path):

@@ -75,6 +75,11 @@ SETTINGS = [
     Setting("CXREPORTSTOKEN", None, True, "CxReports personal access token (Account -> API tokens)"),
     Setting("CXREPORTSWORKSPACE", None, False, "CxReports workspace, by id or code"),
     Setting("CXREPORTSEXPORTWAIT", "300", False, "seconds to wait for a CxReports export or job run to finish"),
+    Setting("PROGSALESREPORTIDSTORE", "shelve", False,
+            "where the reportID database is: shelve (a file of this host, as the seed) or mysql (the table "
+            "prog_ix_report_ids, shared by every host importing into the database)", choices=("shelve", "mysql")),
+    Setting("PROGSALESREPORTIDLEASE", "300", False,
+            "with PROGSALESREPORTIDSTORE=mysql: seconds a host that died keeps its pairs from the other hosts"),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False,
             "the report-to-table mapping file; empty: report_to_db_table_mapping.py beside the programs"),
 ]

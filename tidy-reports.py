@@ -24,9 +24,8 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
-    database = reportid_db.ReportIdDB(settings.settings_store())
     failed = 0
-    with open_reporting_session(settings) as session:
+    with reportid_db.open_store(settings) as database, open_reporting_session(settings) as session:
         orphans, specs = reportmanagementSupport.orphan_specs(session, database)
         for spec in orphans:
             if args.dry_run:

@@ -19,12 +19,12 @@ REPORTS = ["Generic Revenue Report", "Generic Revenue Report for today only"]
 
 
 class ImportEnv:
-    def __init__(self, sim, database, home, http):
+    def __init__(self, sim, database, home, http, extra_env=None):
         self.sim, self.database, self.home, self.http = sim, database, home, http
         self.env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""),
                     "INDEXEXCHANGEBASEURL": sim.base_url, "INDEXEXCHANGEIDENTITYURL": sim.base_url,
                     "INDEXEXCHANGEUSERNAME": sim.world.username, "INDEXEXCHANGEPASSWORD": sim.world.password,
-                    "INDEXEXCHANGEMAXRETRYWAIT": "20", **database.settings_env}
+                    "INDEXEXCHANGEMAXRETRYWAIT": "20", **database.settings_env, **(extra_env or {})}
         self.settings = settings_module.load_settings(environ=self.env)
         mysql_db.create_tables(database.admin, mysql_db_reporting.REPORTING_TABLES)
         mysql_db.create_tables(database.admin, mysql_db_health.HEALTH_TABLES)
@@ -64,3 +64,14 @@ class ImportEnv:
     def write_template(self, name, spec):
         path = readwrite.template_path(self.settings, name)
         path.write_text(json.dumps(spec))
+
+
+def summary_figure(text, pattern, default=None):
+    """A number of a -R summary (`pattern` has one group), or `default` when absent."""
+    import re
+    match = re.search(pattern, text)
+    if match is None:
+        if default is None:
+            raise AssertionError(f"no {pattern!r} in the summary:\n{text}")
+        return default
+    return int(match.group(1))
