@@ -21,7 +21,7 @@ import cli
 import mysql_db
 import settings as settings_module
 from errors import ConfigurationError
-from indexExchangeToDBSupport import (DEFAULT_WORKERS, MAX_WORKERS, SECONDS_PER_RETRY, ImportOptions, ImportRun,
+from indexExchangeToDBSupport import (RUNS_LIMIT, SECONDS_PER_RETRY, ImportOptions, ImportRun,
                                       check_configuration)
 
 
@@ -37,9 +37,9 @@ def build_parser():
     parser.add_argument("-r", "--retries", type=int, default=15,
                         help=f"wait up to N x {SECONDS_PER_RETRY} s for each file (polling with backoff); "
                              f"0 checks once; default 15")
-    parser.add_argument("-P", "--parallel", type=int, default=DEFAULT_WORKERS,
-                        help=f"pairs in progress at once, and so runs in progress at Index Exchange "
-                             f"(1-{MAX_WORKERS}); default {DEFAULT_WORKERS}")
+    parser.add_argument("-P", "--parallel", type=int, default=None,
+                        help=f"runs in progress at Index Exchange at once (1-{RUNS_LIMIT}); default {RUNS_LIMIT}, "
+                             f"its limit, or with --shard K/N an N-th of it")
     parser.add_argument("--check", action="store_true",
                         help="only check templates, mapping and tables; send nothing")
     parser.add_argument("--shard", metavar="K/N", help="only the publishers of shard K of N (by id), so N hosts "

@@ -3,8 +3,8 @@ the publisher (only when needed), run it, wait for its file, download it and loa
 the mapped table; and first, collect the files earlier runs left pending.
 
 Everything that can be checked locally is checked before the first call to Index
-Exchange. Pairs go through a bounded pool of workers; each worker has at most one run in
-progress, so the pool size bounds the runs in progress at Index Exchange.
+Exchange. reportRunScheduler decides when each step happens (runs kept at the cap, files
+polled together, loads in a pool); this module does the steps.
 """
 
 import contextlib
@@ -26,12 +26,12 @@ import reportid_db
 import reportmanagementSupport
 from authenticationSupport import reporting_session
 from cronrun import CronRun, RunSummary, in_shard
+from reportRunScheduler import STARTERS, LOADERS, FileJob, PairJob, RunScheduler
 from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
 
 log = logging.getLogger("index-exchange-to-db")
 
-DEFAULT_WORKERS = 20          # well under Index Exchange's 50 runs in progress
-MAX_WORKERS = 50
+RUNS_LIMIT = 50               # Index Exchange's runs in progress at once, per user
 SECONDS_PER_RETRY = 10        # -r N waits up to N x 10 s for a file, as the seed's retries did
 FILE_RETENTION_DAYS = 30
 DOWNLOAD_FOLDER_PREFIX = "ix-reports-"
@@ -44,7 +44,7 @@ class ImportOptions:
     keep_files: bool = False          # -n
     download_dir: str = None          # -d
     retries: int = 15                 # -r
-    workers: int = DEFAULT_WORKERS
+    workers: int = None               # -P: runs in progress at once; None: the limit, or this shard's share
     shard: tuple = None               # (K, N): only the publishers of shard K of N
 
     @property
@@ -56,11 +56,18 @@ class ImportOptions:
         option otherwise."""
         if not self.report_names:
             raise ConfigurationError("name at least one report")
-        if not 1 <= self.workers <= MAX_WORKERS:
-            raise ConfigurationError(f"-P must be 1..{MAX_WORKERS}, got {self.workers}")
+        if self.workers is not None and not 1 <= self.workers <= RUNS_LIMIT:
+            raise ConfigurationError(f"-P must be 1..{RUNS_LIMIT}, got {self.workers}")
         if self.retries < 0:
             raise ConfigurationError(f"-r must be 0 or more, got {self.retries}")
-        return dataclasses.replace(self, report_names=list(dict.fromkeys(self.report_names)))
+        return dataclasses.replace(self, report_names=list(dict.fromkeys(self.report_names)),
+                                   workers=self.workers or default_cap(self.shard))
+
+
+def default_cap(shard):
+    """The runs in progress one host keeps by default: Index Exchange's limit, shared
+    evenly by the N hosts of --shard K/N (they run the same crontab at the same time)."""
+    return max(1, RUNS_LIMIT // (shard[1] if shard else 1))
 
 
 @dataclasses.dataclass
@@ -214,8 +221,8 @@ class RunInterrupted(Exception):
 
 class ImportRun(CronRun):
     """One run of index-exchange-to-db.py: collect the files earlier runs left pending,
-    then save (when needed), run, wait for, download and load every pair's report, in a
-    bounded pool of workers (each with at most one run in progress at Index Exchange)."""
+    then save (when needed), run, wait for, download and load every pair's report, with
+    at most -P runs in progress at Index Exchange (see reportRunScheduler)."""
 
     program = "index-exchange-to-db.py"
     folder_prefix = DOWNLOAD_FOLDER_PREFIX
@@ -257,6 +264,9 @@ class ImportRun(CronRun):
         self.session = reporting_session(self.http, self.settings)
         self._work(self.pending, self.pairs)
 
+    def http_pool_size(self):
+        return min(self.options.workers, STARTERS) + LOADERS + 2
+
     def _add_queued_report(self, db, name):
         try:
             self.templates[name] = readwrite.read_template(self.settings, name)
@@ -271,73 +281,55 @@ class ImportRun(CronRun):
 
     def _work(self, pending, pairs):
         active, listed_at = reportmanagementSupport.active_spec_ids(self.session)
-        # One task per pair: the files earlier runs left pending (oldest first, so an
-        # older file never overwrites a newer one's rows, "today only"), then its new run;
-        # pairs with files pending first.
         earlier = {}
         for run in pending:
             earlier.setdefault((int(run["publisher_id"]), run["report_name"]), []).append(run)
         new = set(pairs)
-        order = list(earlier) + [pair for pair in pairs if pair not in earlier]
+        # Pairs with files pending first, then the rest in order (queued pairs lead).
+        jobs = [PairJob(pair, earlier.get(pair, []), pair in new)
+                for pair in list(earlier) + [pair for pair in pairs if pair not in earlier]]
         # A pair another program finishes after this moment is not worked again by this run.
         self.started_at = self.reportids.now()
         if self.progress:
-            self.progress.start(len(order))
-        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="pair") as pool:
-            futures = [pool.submit(self._guarded, pair, earlier.get(pair, []), pair in new, active, listed_at)
-                       for pair in order]
-            try:
-                for future in as_completed(futures):
-                    future.result()
-                    if self.progress:
-                        self.progress.step()
-            except KeyboardInterrupt:
-                self._interrupted(futures)
+            self.progress.start(len(jobs))
+        scheduler = self.scheduler = RunScheduler(self, jobs, active, listed_at)
+        try:
+            scheduler.run()
+        except KeyboardInterrupt:
+            self.stopping.set()
+            scheduler.interrupted()
         if self.progress:
             self.progress.finish()
 
-    def _interrupted(self, futures):
-        # Stop promptly: pairs not begun are not begun, waiting stops, a load under way
-        # finishes its transaction; what was asked for stays pending for the next run,
-        # which collects it first.
-        self.stopping.set()
-        not_begun = sum(future.cancel() for future in futures)
-        self.summary.interrupted = True
-        self.summary.add(pairs_not_begun=not_begun)
-        log.warning("interrupted: %d pairs not begun; stopping the rest, their files stay pending", not_begun)
+    # --- the steps of a pair, each called by RunScheduler from a pool thread ---------------
 
-    def _guarded(self, pair, earlier_runs, run_new, active, listed_at):
-        """One pair's work, while this program holds the pair (no other copy, on this host
-        or another, works it meanwhile); a task's unexpected failure is reported, and the
-        other pairs go on."""
-        if self.stopping.is_set():
-            return
-        publisher_id, name = pair
+    def start_pair(self, job, active, listed_at):
+        """Take the pair (nobody else works it meanwhile), then save its spec when needed and
+        run it. Returns the pair's files to collect, oldest first: those earlier runs left
+        pending, and the new run's."""
+        publisher_id, name = job.pair
         claim = self.reportids.claim(publisher_id, name, not_worked_since=self.started_at)
         if not claim.held:
             self.summary.add(pairs_elsewhere=1)
             log.info("publisher %s, report %r: %s; left to it", publisher_id, name, claim.reason)
-            return
-        try:
-            for run in earlier_runs:
-                self._collect_earlier(run)
-            if run_new:
-                self._process_pair(pair, active, listed_at)
-        except Exception as err:  # one pair must not sink the others
-            log.debug("task failed", exc_info=True)
-            self.summary.problem(f"publisher {publisher_id}, report {name!r}: unexpected {type(err).__name__}: {err}")
-            self.summary.add(files_pending=1, files_failed=1)
-        finally:
-            try:
-                self.reportids.release(publisher_id, name, worked=not self.stopping.is_set())
-            except SuiteError as err:   # the lease runs out by itself
-                log.warning("publisher %s, report %r: cannot give the pair back: %s", publisher_id, name, err)
+            return None
+        job.claimed = True
+        files = []
+        for run in job.earlier_runs:
+            requested = run["requested_at"]
+            if isinstance(requested, str):
+                requested = dt.datetime.fromisoformat(requested)
+            age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
+            files.append(FileJob(int(run["file_id"]), job, run["db_table"], earlier=requested,
+                                 expired=age > dt.timedelta(days=FILE_RETENTION_DAYS)))
+        if job.run_new and not self.stopping.is_set():
+            file_id = self._run_pair(job.pair, active, listed_at)
+            if file_id is not None:
+                files.append(FileJob(file_id, job, self.tables[name], holds_slot=True))
+        return files
 
-    # --- one pair -------------------------------------------------------------------------
-
-    def _process_pair(self, pair, active, listed_at):
-        if self.stopping.is_set():
-            return
+    def _run_pair(self, pair, active, listed_at):
+        """The fileID of the pair's new run; None when it could not be run (queued)."""
         publisher_id, name = pair
         db = self.connections.get()
         try:
@@ -348,7 +340,7 @@ class ImportRun(CronRun):
             mysql_db_reporting.queue_pair(db, publisher_id, name, err)
             self.summary.add(pairs_queued=1)
             self.summary.problem(f"publisher {publisher_id}, report {name!r}: not run, queued for next time: {err}")
-            return
+            return None
         for action in actions:
             self.summary.add(**{f"specs_{action}": 1})
         FileLedger(db).requested(file_id, report_id, publisher_id, name, self.tables[name])
@@ -356,83 +348,109 @@ class ImportRun(CronRun):
             mysql_db_reporting.mark_pair_done(db, publisher_id, name)
         log.debug("publisher %s, report %r: spec %s %s, file %s requested", publisher_id, name, report_id,
                   "/".join(actions), file_id)
-        self._collect(db, file_id, publisher_id, name, self.tables[name])
+        return file_id
 
-    def _collect_earlier(self, run):
-        if self.stopping.is_set():
-            self.summary.add(files_pending=1)
-            return
-        db = self.connections.get()
-        requested = run["requested_at"]
-        if isinstance(requested, str):
-            requested = dt.datetime.fromisoformat(requested)
-        age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
-        loaded = self._collect(db, int(run["file_id"]), int(run["publisher_id"]), run["report_name"],
-                               run["db_table"], earlier=requested,
-                               expired=age > dt.timedelta(days=FILE_RETENTION_DAYS))
-        if loaded:
-            self.summary.add(files_from_earlier=1)
-
-    def _collect(self, db, file_id, publisher_id, name, table, earlier=None, expired=False):
-        """Wait for, download and load one file; True when loaded. Otherwise it stays
-        pending in prog_ix_report_runs for the next run (or is marked expired or
-        superseded). `earlier`: when an earlier run asked for the file."""
-        where = f"publisher {publisher_id}, report {name!r}, file {file_id}"
-        ledger = FileLedger(db)
-        path = None
+    def not_ready(self, file, gone):
+        """A file given up on for this run: pending for the next (or expired)."""
+        ledger = FileLedger(self.connections.get())
         try:
-            item = self._wait(ledger, where, file_id, expired)
-            if item is None:
-                return False
-            time_range = _time_range(item)
-            if earlier and time_range and self._superseded(db, ledger, where, file_id, publisher_id, name, earlier,
-                                                           time_range):
-                return False
-            path = self._download(item, file_id)
+            if gone:
+                ledger.expired(file.file_id)
+                self.summary.add(files_expired=1)
+                self.summary.problem(f"{file.where}: expired on Index Exchange before it could be collected")
+            else:
+                ledger.still_pending(file.file_id, f"not ready after {self.options.max_wait} s")
+                self.summary.add(files_pending=1)
+                self.summary.problem(f"{file.where}: not ready after {self.options.max_wait} s; collected next time")
+        except mysql_db.DatabaseError as err:
+            self.summary.add(files_pending=1)
+            self.summary.problem(f"{file.where}: not ready, and cannot record it: {err}")
+
+    def fetch_file(self, file):
+        """Download one ready file into the scratch folder (file.path); False when it is not
+        to be loaded (superseded, or the download failed: pending for the next run). A file
+        is fetched as soon as it is ready, even while an older file of its pair still waits."""
+        db = self.connections.get()
+        publisher_id, name = file.pair.pair
+        ledger = FileLedger(db)
+        try:
             if self.stopping.is_set():
                 raise RunInterrupted()
-            result = self._load(db, ledger, path, file_id, publisher_id, name, table, time_range)
+            file.time_range = _time_range(file.item)
+            if file.earlier and file.time_range and self._superseded(
+                    db, ledger, file.where, file.file_id, publisher_id, name, file.earlier, file.time_range):
+                return False
+            file.path = self._download(file.item, file.file_id)
+            return True
+        except RunInterrupted:
+            self._interrupted_file(file)
+        except (SuiteError, OSError) as err:
+            self._failed_file(file, ledger, err)
+        self._discard(file)
+        return False
+
+    def load_file(self, file):
+        """Load one fetched file, its pair's older files done; True when loaded. Otherwise it
+        stays pending in prog_ix_report_runs for the next run."""
+        db = self.connections.get()
+        publisher_id, name = file.pair.pair
+        ledger = FileLedger(db)
+        try:
+            if self.stopping.is_set():
+                raise RunInterrupted()
+            result = self._load(db, ledger, file.path, file.file_id, publisher_id, name, file.table,
+                                file.time_range)
         except AlreadyLoadedError:
-            log.info("%s: already loaded by another copy of the program", where)
+            log.info("%s: already loaded by another copy of the program", file.where)
             return False
         except RunInterrupted:
-            self.summary.add(files_pending=1)
-            log.info("%s: interrupted; pending for the next run", where)
+            self._interrupted_file(file)
             return False
         except (SuiteError, OSError) as err:
-            rejected = readwrite.count_data_rows(path) if path and os.path.exists(path) else 0
-            try:
-                ledger.still_pending(file_id, err)
-            except mysql_db.DatabaseError as db_err:
-                log.error("%s: cannot record the failure: %s", where, db_err)
-            self.summary.add(files_pending=1, files_failed=1, rows_rejected=rejected)
-            self.summary.problem(f"{where}: {err}")
+            self._failed_file(file, ledger, err)
             return False
         finally:
-            if path:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+            self._discard(file)
         self.summary.add(files_loaded=1, rows_loaded=result.rows, rows_inserted=result.inserted,
-                         rows_updated=result.updated)
-        log.info("%s: %d rows into %s (%d new, %d updated, %s)%s", where, result.rows, table, result.inserted,
-                 result.updated, result.method, " (left by an earlier run)" if earlier else "")
+                         rows_updated=result.updated, files_from_earlier=1 if file.earlier else 0)
+        log.info("%s: %d rows into %s (%d new, %d updated, %s)%s", file.where, result.rows, file.table,
+                 result.inserted, result.updated, result.method,
+                 " (left by an earlier run)" if file.earlier else "")
         return True
 
-    def _wait(self, ledger, where, file_id, expired):
-        """The file's list item once ready; None (recorded) when it is not, or gone."""
-        max_wait = self.options.max_wait
-        item = reportdownloadSupport.wait_for_file(self.session, file_id, max_wait, sleep=self._pause)
-        if item is not None:
-            return item
-        if expired:
-            ledger.expired(file_id)
-            self.summary.add(files_expired=1)
-            self.summary.problem(f"{where}: expired on Index Exchange before it could be collected")
-        else:
-            ledger.still_pending(file_id, f"not ready after {max_wait} s")
-            self.summary.add(files_pending=1)
-            self.summary.problem(f"{where}: not ready after {max_wait} s; collected next time")
-        return None
+    def _interrupted_file(self, file):
+        self.summary.add(files_pending=1)
+        log.info("%s: interrupted; pending for the next run", file.where)
+
+    def _failed_file(self, file, ledger, err):
+        path = file.path
+        rejected = readwrite.count_data_rows(path) if path and os.path.exists(path) else 0
+        try:
+            ledger.still_pending(file.file_id, err)
+        except mysql_db.DatabaseError as db_err:
+            log.error("%s: cannot record the failure: %s", file.where, db_err)
+        self.summary.add(files_pending=1, files_failed=1, rows_rejected=rejected)
+        self.summary.problem(f"{file.where}: {err}")
+
+    @staticmethod
+    def _discard(file):
+        if file.path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(file.path)
+            file.path = None
+
+    def pair_done(self, job):
+        """Give the pair back once all its files are loaded or left pending."""
+        if not job.claimed:
+            return
+        job.claimed = False
+        publisher_id, name = job.pair
+        try:
+            self.reportids.release(publisher_id, name, worked=not self.stopping.is_set())
+        except SuiteError as err:   # the lease runs out by itself
+            log.warning("publisher %s, report %r: cannot give the pair back: %s", publisher_id, name, err)
+        if self.progress:
+            self.progress.step()
 
     def _superseded(self, db, ledger, where, file_id, publisher_id, name, earlier, time_range):
         newer = mysql_db_reporting.newer_file_covering(db, file_id, publisher_id, name, earlier, time_range)
@@ -456,11 +474,6 @@ class ImportRun(CronRun):
             db, path, table, publisher_id, name=f"file {file_id}",
             expected_fields=template["querySpec"]["fields"] if template else None,
             within=lambda result: ledger.loaded(file_id, result, time_range))
-
-    def _pause(self, seconds):
-        """The waiting between polls: cut short by Ctrl-C."""
-        if self.stopping.wait(seconds):
-            raise RunInterrupted()
 
     def _keep(self, path, file_id):
         """-n: a copy in the data download store, put in place by an atomic rename."""

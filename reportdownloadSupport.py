@@ -30,6 +30,19 @@ def wait_for_file(session, file_id, max_wait, sleep=time.sleep, clock=time.monot
         delay = min(delay * POLL_GROWTH, MAX_POLL_WAIT)
 
 
+def ready_files(session, file_ids, chunk=100):
+    """{fileID: list item} of those of `file_ids` that are ready: one list call per
+    `chunk` files (the list answers only for files that are ready)."""
+    wanted = [int(f) for f in file_ids]
+    ready = {}
+    for start in range(0, len(wanted), chunk):
+        part = set(wanted[start:start + chunk])
+        for item in reportdownloadAPI.list_files(session, file_ids=sorted(part)):
+            if item.get("fileID") in part:
+                ready[item["fileID"]] = item
+    return ready
+
+
 def download_verified(session, item, path, attempts=2):
     """Download a listed report file to `path`, checked against the list's md5."""
     file_id = item["fileID"]

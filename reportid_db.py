@@ -32,7 +32,7 @@ import time
 import uuid
 
 import mysql_db
-import mysql_db_reportids
+import mysql_db_reporting
 from errors import ConfigurationError, SuiteError
 
 log = logging.getLogger("reportid-db")
@@ -237,28 +237,28 @@ class MySQLReportIdDB:
 
     # --- records ---
     def now(self):
-        return mysql_db_reportids.server_time(self.connections.get())
+        return mysql_db_reporting.server_time(self.connections.get())
 
     def all(self):
         return {record_key(r["publisher_id"], r["report_name"]): r
-                for r in mysql_db_reportids.all_records(self.connections.get())}
+                for r in mysql_db_reporting.all_records(self.connections.get())}
 
     def get(self, publisher_id, report_name):
-        return mysql_db_reportids.one_record(self.connections.get(), publisher_id, report_name)
+        return mysql_db_reporting.one_record(self.connections.get(), publisher_id, report_name)
 
     def put(self, record):
         with self.pair_lock(record["publisher_id"], record["report_name"]):
-            if not mysql_db_reportids.save_spec(self.connections.get(), record, self.host, self.holder):
+            if not mysql_db_reporting.save_spec(self.connections.get(), record, self.host, self.holder):
                 raise LeaseLostError(
                     f"publisher {record['publisher_id']}, report {record['report_name']!r}: this program's lease ran "
                     f"out and another host took the pair; spec {record['reportID']} was not recorded (tidy-reports.py "
                     f"deactivates it if it is left unused)")
 
     def remove_report_ids(self, report_ids):
-        return mysql_db_reportids.forget_report_ids(self.connections.get(), report_ids)
+        return mysql_db_reporting.forget_report_ids(self.connections.get(), report_ids)
 
     def replace_all(self, records):
-        mysql_db_reportids.replace_all(self.connections.get(), records, self.host)
+        mysql_db_reporting.replace_all(self.connections.get(), records, self.host)
 
     # --- leases ---
     def claim(self, publisher_id, report_name, not_worked_since=None):
@@ -270,12 +270,12 @@ class MySQLReportIdDB:
                 self._held[key] += 1
                 return Claim(True)
         db = self.connections.get()
-        mysql_db_reportids.ensure_pair_row(db, publisher_id, report_name)
-        if mysql_db_reportids.take_lease(db, publisher_id, report_name, self.holder, self.lease_seconds,
+        mysql_db_reporting.ensure_pair_row(db, publisher_id, report_name)
+        if mysql_db_reporting.take_lease(db, publisher_id, report_name, self.holder, self.lease_seconds,
                                          not_worked_since):
             self._hold(key)
             return Claim(True)
-        state = mysql_db_reportids.lease_state(db, publisher_id, report_name) or {}
+        state = mysql_db_reporting.lease_state(db, publisher_id, report_name) or {}
         if state.get("lease_holder") and state["lease_holder"] != self.holder and \
                 (state.get("lease_until") or 0) >= state["now"]:
             host = state["lease_holder"].split(":")[0]
@@ -293,7 +293,7 @@ class MySQLReportIdDB:
                 return
             self._held.pop(key, None)
         if count:
-            mysql_db_reportids.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
+            mysql_db_reporting.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
                                              self.host, worked)
 
     @contextlib.contextmanager
@@ -324,7 +324,7 @@ class MySQLReportIdDB:
                 if not self._held:
                     continue
             try:
-                mysql_db_reportids.renew_leases(self.connections.get(), self.holder, self.lease_seconds)
+                mysql_db_reporting.renew_leases(self.connections.get(), self.holder, self.lease_seconds)
             except mysql_db.DatabaseError as err:
                 log.warning("cannot renew this program's pair leases: %s", err)
 
@@ -337,7 +337,7 @@ class MySQLReportIdDB:
             held, self._held = list(self._held), {}
         for publisher_id, report_name in held:
             with contextlib.suppress(mysql_db.DatabaseError):
-                mysql_db_reportids.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
+                mysql_db_reporting.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
                                                  self.host, worked=False)
 
 
@@ -362,8 +362,8 @@ def open_store(settings, connections=None, store=None):
     database = MySQLReportIdDB(connections, settings.integer("PROGSALESREPORTIDLEASE", minimum=2))
     try:
         db = connections.get()
-        if not db.table_exists(mysql_db_reportids.REPORT_IDS_TABLE):
-            raise ConfigurationError(f"PROGSALESREPORTIDSTORE=mysql: table {mysql_db_reportids.REPORT_IDS_TABLE} does "
+        if not db.table_exists(mysql_db_reporting.REPORT_IDS_TABLE):
+            raise ConfigurationError(f"PROGSALESREPORTIDSTORE=mysql: table {mysql_db_reporting.REPORT_IDS_TABLE} does "
                                      f"not exist (create it with report-create-db-tables.py)")
         yield database
     finally:

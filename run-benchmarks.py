@@ -29,7 +29,7 @@ import mysql_db_cal
 import mysql_db_reporting
 import readwrite
 import settings as settings_module
-from indexExchangeToDBSupport import DEFAULT_WORKERS, ImportOptions, ImportRun
+from indexExchangeToDBSupport import RUNS_LIMIT as DEFAULT_WORKERS, ImportOptions, ImportRun
 from standins.ixsimulator import IXSimulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))

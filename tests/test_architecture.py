@@ -63,8 +63,7 @@ def test_the_layers_are_where_the_readme_says():
     assert {n for n in LIBRARY if is_api(n)} >= {"authenticationAPI", "calAPI", "reportdownloadAPI",
                                                 "reportmanagementAPI"}
     assert {n for n in LIBRARY if is_database(n)} == {"mysql_db", "mysql_db_reporting", "mysql_db_cal", "mysql_db_health",
-                                                     "mysql_db_grafana", "mysql_db_securereporter", "mysql_db_statements",
-                                                         "mysql_db_reportids"}
+                                                     "mysql_db_grafana", "mysql_db_securereporter", "mysql_db_statements"}
     assert "cronrun" in LIBRARY and os.path.isdir(os.path.join(ROOT, "standins"))
 
 
