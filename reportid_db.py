@@ -3,9 +3,12 @@ report name) pair, and a fingerprint of what was last saved to it. Two stores, c
 by PROGSALESREPORTIDSTORE, with one interface (`open_store`):
 
 - shelve (the default, as the seed): dbm.dumb files in the settings store of one host,
-  safe for several programs at once and for kills:
-  every change is written to a new generation folder, then made current by replacing
-  one symlink (an atomic rename): a kill leaves the old database or the new, never half;
+  safe for several programs at once and for kills. The shelf lives in a generation
+  folder made current by replacing one symlink (an atomic rename). A pair's record
+  saved during a run is one small file in the generation's `records/` folder (written
+  to a temporary name, then renamed), so a save costs the same at 10 pairs or 10,000;
+  when the program closes the database (or the folder holds many), shelf and records
+  are folded into a new generation. A kill leaves the old state or the new, never half;
   readers take a shared lock, writers an exclusive one (flock on a lock file).
 - mysql: the table prog_ix_report_ids in the suite's database, shared by every host.
 
@@ -24,9 +27,11 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import shelve
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -39,6 +44,8 @@ log = logging.getLogger("reportid-db")
 
 FOLDER_NAME = "reportid-db"
 SHELF_NAME = "reportids"
+RECORDS_FOLDER = "records"
+FOLD_AT = 256          # records saved since the last fold that make the next save fold them
 RECORD_KEYS = {"publisher_id", "report_name", "reportID"}
 
 
@@ -70,6 +77,7 @@ class ReportIdDB:
         os.makedirs(os.path.join(self.folder, "claims"), exist_ok=True)
         self._claims = {}
         self._claims_lock = threading.Lock()
+        self._shelf_cache = None          # (generation folder, its shelf's records)
         self._current = os.path.join(self.folder, "current")
         self._lock_path = os.path.join(self.folder, ".lock")
 
@@ -135,21 +143,79 @@ class ReportIdDB:
         return os.path.join(self.folder, "claims", digest)
 
     def close(self):
+        """Give back the claims, and fold the records saved meanwhile into the shelf (so
+        the database at rest is one shelf, as the seed's)."""
         with self._claims_lock:
             handles, self._claims = list(self._claims.values()), {}
         for handle in handles:
             handle.close()
+        with self._locked(exclusive=True):
+            if self._saved_records():
+                self._write(self._read_current())
 
     def _read_current(self):
         if not os.path.islink(self._current):
             return {}
-        shelf_path = os.path.join(os.path.realpath(self._current), SHELF_NAME)
+        records = dict(self._shelf_records())
+        try:
+            for path in self._saved_records():
+                with open(path, "rb") as f:
+                    key, record = pickle.load(f)
+                if record is None:
+                    records.pop(key, None)
+                else:
+                    records[key] = record
+        except Exception as err:  # a damaged database must say so, not pass for empty
+            raise ConfigurationError(f"reportID database {self.folder} cannot be read ({err}); "
+                                     f"restore it with json-to-ix-reportid-db.py or run tidy-reports.py") from None
+        return {key: dict(record) for key, record in records.items()}
+
+    def _shelf_records(self):
+        """{key: record} of the current generation's shelf. A generation's shelf never
+        changes once written, so it is read once per generation."""
+        generation = os.path.realpath(self._current)
+        cached = self._shelf_cache
+        if cached and cached[0] == generation:
+            return cached[1]
+        shelf_path = os.path.join(generation, SHELF_NAME)
         try:
             with shelve.Shelf(dbm.dumb.open(shelf_path, "r")) as shelf:
-                return {key: dict(shelf[key]) for key in shelf.keys()}
+                records = {key: dict(shelf[key]) for key in shelf.keys()}
         except Exception as err:  # a damaged database must say so, not pass for empty
             raise ConfigurationError(f"reportID database {shelf_path} cannot be read ({err}); "
                                      f"restore it with json-to-ix-reportid-db.py or run tidy-reports.py") from None
+        self._shelf_cache = (generation, records)
+        return records
+
+    def _records_folder(self):
+        return os.path.join(os.path.realpath(self._current), RECORDS_FOLDER)
+
+    def _saved_records(self):
+        """Paths of the records saved into the current generation since its shelf was
+        written (a name starting with "." is one a kill left half-written)."""
+        if not os.path.islink(self._current):
+            return []
+        folder = self._records_folder()
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:        # a generation written before records were
+            return []
+        return [os.path.join(folder, n) for n in sorted(names) if not n.startswith(".")]
+
+    def _save_record(self, key, record):
+        """One pair's record (None: deleted) into the current generation, atomically."""
+        if not os.path.islink(self._current):
+            self._write({})
+        folder = self._records_folder()
+        os.makedirs(folder, exist_ok=True)
+        name = hashlib.sha1(key.encode()).hexdigest()[:24]
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}-")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump((key, None if record is None else dict(record)), f, protocol=4)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, os.path.join(folder, name))
+        _fsync_folder(folder)
 
     def all(self):
         """{key: record} of every pair."""
@@ -157,7 +223,21 @@ class ReportIdDB:
             return self._read_current()
 
     def get(self, publisher_id, report_name):
-        return self.all().get(record_key(publisher_id, report_name))
+        key = record_key(publisher_id, report_name)
+        with self._locked(exclusive=False):
+            if not os.path.islink(self._current):
+                return None
+            saved = os.path.join(self._records_folder(), hashlib.sha1(key.encode()).hexdigest()[:24])
+            if os.path.exists(saved):
+                try:
+                    with open(saved, "rb") as f:
+                        _, record = pickle.load(f)
+                except Exception as err:  # damaged: say so, as `all` does
+                    raise ConfigurationError(f"reportID database record {saved} cannot be read ({err}); restore "
+                                             f"the database with json-to-ix-reportid-db.py") from None
+                return dict(record) if record is not None else None
+            record = self._shelf_records().get(key)
+            return dict(record) if record is not None else None
 
     def put(self, record):
         self.change({record_key(record["publisher_id"], record["report_name"]): record})
@@ -175,6 +255,10 @@ class ReportIdDB:
     def change(self, updates):
         """Apply {key: record, or None to delete} atomically."""
         with self._locked(exclusive=True):
+            if len(updates) == 1 and len(self._saved_records()) < FOLD_AT:
+                [(key, record)] = updates.items()
+                self._save_record(key, record)
+                return
             records = self._read_current()
             for key, record in updates.items():
                 if record is None:

@@ -488,3 +488,24 @@ def test_choose_pairs_queued_first_only_for_this_runs_publishers():
     assert pairs == [(2, "B"), (1, "A"), (2, "A")], "queued (2, B) first; (1, A) is a pair anyway"
     assert dropped == [(1, "Gone")]
     assert (9, "A") not in pairs, "publisher 9 waits for a run that includes it"
+
+
+# --- runs in progress at Index Exchange ----------------------------------------------------
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_runs_in_progress_never_exceed_the_cap(ix, sim, cap):
+    sim.configure(run_delay=0.3)
+    sim.reset_stats()
+    summary = ix.run(workers=cap)
+    assert summary.complete and summary.files_loaded == 8
+    assert ix.run_statuses() == {"loaded": 8}
+    assert 1 <= sim.stats()["peak_runs_in_progress"] <= cap
+
+
+def test_the_default_cap_is_index_exchanges_limit_shared_by_the_shards():
+    from indexExchangeToDBSupport import RUNS_LIMIT, ImportOptions, default_cap
+    assert RUNS_LIMIT == 50
+    assert ImportOptions(report_names=REPORTS).validated().workers == 50
+    assert ImportOptions(report_names=REPORTS, shard=(1, 4)).validated().workers == 12
+    assert ImportOptions(report_names=REPORTS, shard=(2, 4), workers=5).validated().workers == 5
+    assert default_cap((1, 60)) == 1
