@@ -26,7 +26,7 @@ import reportid_db
 import reportmanagementSupport
 from authenticationSupport import reporting_session
 from cronrun import CronRun, RunSummary, in_shard
-from reportRunScheduler import STARTERS, LOADERS, FileJob, PairJob, RunScheduler
+from reportRunScheduler import FETCHERS, LOADERS, STARTERS, FileJob, PairJob, RunScheduler
 from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
 
 log = logging.getLogger("index-exchange-to-db")
@@ -265,7 +265,7 @@ class ImportRun(CronRun):
         self._work(self.pending, self.pairs)
 
     def http_pool_size(self):
-        return min(self.options.workers, STARTERS) + LOADERS + 2
+        return min(self.options.workers, STARTERS) + min(self.options.workers, FETCHERS) + LOADERS + 2
 
     def _add_queued_report(self, db, name):
         try:
@@ -370,22 +370,22 @@ class ImportRun(CronRun):
         """Download one ready file into the scratch folder (file.path); False when it is not
         to be loaded (superseded, or the download failed: pending for the next run). A file
         is fetched as soon as it is ready, even while an older file of its pair still waits."""
-        db = self.connections.get()
         publisher_id, name = file.pair.pair
-        ledger = FileLedger(db)
         try:
             if self.stopping.is_set():
                 raise RunInterrupted()
             file.time_range = _time_range(file.item)
-            if file.earlier and file.time_range and self._superseded(
-                    db, ledger, file.where, file.file_id, publisher_id, name, file.earlier, file.time_range):
-                return False
+            if file.earlier and file.time_range:
+                db = self.connections.get()     # only these need the database here
+                if self._superseded(db, FileLedger(db), file.where, file.file_id, publisher_id, name,
+                                    file.earlier, file.time_range):
+                    return False
             file.path = self._download(file.item, file.file_id)
             return True
         except RunInterrupted:
             self._interrupted_file(file)
         except (SuiteError, OSError) as err:
-            self._failed_file(file, ledger, err)
+            self._failed_file(file, FileLedger(self.connections.get()), err)
         self._discard(file)
         return False
 

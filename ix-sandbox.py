@@ -17,7 +17,7 @@ def build_parser():
         "nothing but this sandbox. Stop with Ctrl-C."))
     parser.add_argument("-p", "--port", type=int, default=8480, help="port on 127.0.0.1 (0: any free one); default 8480")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data; default 1")
-    parser.add_argument("--publishers", type=int, default=4, help="number of publisher accounts (1-100); default 4")
+    parser.add_argument("--publishers", type=int, default=4, help="number of publisher accounts (1-5000); default 4")
     parser.add_argument("--run-delay", type=float, default=2.0, help="seconds until a report run's file is ready; default 2")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request; default 0")
     parser.add_argument("--cal-hours", type=int, default=24, help="hours of CAL log files published; default 24")

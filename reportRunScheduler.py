@@ -8,8 +8,8 @@ limit, not our threads, sets the pace. So:
 - every file waiting for its run is polled by one list call per tick (`fileIDs=`), the
   ticks slow while no file can be ready and fast once one's expected readiness is near
   (learnt from the files seen ready so far);
-- a ready file frees its slot at once and goes to a small pool that downloads it, then
-  loads it once the older files of its pair are loaded (earlier runs' first), so a slow
+- a ready file frees its slot at once and is downloaded in a pool of its own, then
+  loaded in a small pool once the older files of its pair are loaded (earlier runs' first), so a slow
   load never holds a run slot nor an older file overwrite a newer one.
 
 The main thread only decides and polls; starting pairs and loading files run in pools.
@@ -27,10 +27,11 @@ from errors import ApiError
 
 log = logging.getLogger("index-exchange-to-db")
 
-STARTERS = 16          # threads saving specs and requesting runs (one or two round trips each)
-LOADERS = 4            # threads downloading and loading files
-FAST_TICK = 0.2        # seconds between polls once a file's readiness is near
-UNKNOWN_TICK = 0.25    # ... while no file has been seen ready yet, for the first seconds
+STARTERS = 50          # threads saving specs and requesting runs (one or two round trips each)
+FETCHERS = 24          # threads downloading ready files (one round trip each, no database)
+LOADERS = 8            # threads loading files (small files wait on round trips to the database, not its CPU)
+FAST_TICK = 0.1        # seconds between polls once a file's readiness is near
+UNKNOWN_TICK = 0.15    # ... while no file has been seen ready yet, for the first seconds
 UNKNOWN_SPAN = 5.0
 MAX_TICK = 5.0         # the slowest polling of a file that is late
 LATE_GROWTH = 1.5
@@ -119,6 +120,7 @@ class RunScheduler:
         self.estimate = ReadinessEstimate()
         self.list_calls = 0
         self._starters = ThreadPoolExecutor(max_workers=min(self.cap, STARTERS), thread_name_prefix="start")
+        self._fetchers = ThreadPoolExecutor(max_workers=min(self.cap, FETCHERS), thread_name_prefix="fetch")
         self._loaders = ThreadPoolExecutor(max_workers=LOADERS, thread_name_prefix="load")
 
     def run(self):
@@ -137,8 +139,8 @@ class RunScheduler:
             self.importer.stopping.set()
             raise
         finally:
-            self._starters.shutdown(wait=True, cancel_futures=True)
-            self._loaders.shutdown(wait=True, cancel_futures=True)
+            for pool in (self._starters, self._fetchers, self._loaders):
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def interrupted(self):
         """After Ctrl-C (the pools have stopped: steps not begun were cancelled, steps under
@@ -222,7 +224,7 @@ class RunScheduler:
                 self.slots_used -= 1
                 file.holds_slot = False
                 self.estimate.seen(asked_at - file.requested_at)
-            self.futures[self._loaders.submit(self.importer.fetch_file, file)] = ("fetch", file)
+            self.futures[self._fetchers.submit(self.importer.fetch_file, file)] = ("fetch", file)
         for file in list(self.polled.values()):
             if now >= file.deadline:
                 del self.polled[file.file_id]

@@ -18,6 +18,7 @@ about 25% between runs. Needs root (or an installed MariaDB) for part 3.
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,18 +30,23 @@ import mysql_db_cal
 import mysql_db_reporting
 import readwrite
 import settings as settings_module
-from indexExchangeToDBSupport import RUNS_LIMIT as DEFAULT_WORKERS, ImportOptions, ImportRun
+from indexExchangeToDBSupport import RUNS_LIMIT
 from standins.ixsimulator import IXSimulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "tests"))
+from importenv import summary_figure  # noqa: E402  (tests/ is the benchmark's harness too)
 
 REPORT_NAMES = ["Generic Revenue Report", "Generic Revenue Report for today only", "Generic Revenue Report Last 7 days"]
 
 
 def build_parser():
     parser = cli.make_parser(__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="one repeat, 200,000-row files, end to end at 2 s run delay only, no several-hosts scale")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each figure (min/median/max); default 3")
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--skip-several-hosts", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-cal", action="store_true")
     parser.add_argument("--skip-secure-reporter", action="store_true")
@@ -50,42 +56,116 @@ def build_parser():
 
 # --- end to end ---------------------------------------------------------------------------
 
-def end_to_end(publishers, reports, workers, latency=0.1, run_delay=2.0):
-    """Seconds for one run of the main program's work over publishers x reports."""
-    with tempfile.TemporaryDirectory() as home, \
+E2E_CASES = [("1x1", 1, 1), ("20x2", 20, 2), ("100x3", 100, 3)]
+E2E_TARGET = 1.3
+# Round trips on the critical path: a token and the list of active specs before any run;
+# per round of runs, a spec save and a run request; after the last, the list call that
+# sees the file ready and its download.
+TRIPS_BEFORE, TRIPS_PER_ROUND, TRIPS_AFTER = 2, 2, 2
+
+
+def e2e_bound(pairs, latency, run_delay):
+    """The shortest time any program could take: Index Exchange's 50-runs limit forces
+    ceil(pairs / 50) rounds of (save, run, run delay), after a token and the list of specs,
+    and before the last file's list call and download."""
+    rounds = math.ceil(pairs / RUNS_LIMIT)
+    trips = TRIPS_BEFORE + TRIPS_PER_ROUND * rounds + TRIPS_AFTER
+    return trips * latency + rounds * run_delay, trips, rounds
+
+
+class BenchDatabase:
+    """The MariaDB of the benchmark, emptied for each case, as tests/conftest.py does."""
+
+    def __init__(self, server):
+        self.server = server
+        self.admin = self._connect()
+        self.settings_env = {
+            "PROGSALESDBENGINE": "mysql", "PROGSALESMYSQLHOSTNAME": "127.0.0.1",
+            "PROGSALESMYSQLPORT": str(server.port), "PROGSALESMYSQLUSERNAME": server.import_user,
+            "PROGSALESMYSQLPASSWORD": server.import_password, "PROGSALESMYSQLDATABASE": server.database}
+
+    def _connect(self):
+        server = self.server
+        return mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
+                                      server.database)
+
+    def empty(self):
+        for (name,) in self.admin.fetch_all(
+                f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{self.server.database}'"):
+            self.admin.execute_script([f"DROP TABLE `{name}`"])
+        self.admin.close()          # a fresh connection: it remembers the tables it has seen
+        self.admin = self._connect()
+
+    def status_variable(self, name):
+        return int(self.admin.fetch_all(f"SHOW GLOBAL VARIABLES LIKE '{name}'")[0][1])
+
+    def status(self, name):
+        return int(self.admin.fetch_all(f"SHOW GLOBAL STATUS LIKE '{name}'")[0][1])
+
+
+def installation(sim, database, home, reports, extra_env=None):
+    """A home with the report templates, for one copy of the main program."""
+    from importenv import ImportEnv
+    env = ImportEnv(sim, database, home, None, extra_env=extra_env)
+    if reports > 2:
+        readwrite.write_template(env.settings, sim.spec(1965887)[0], REPORT_NAMES[2])
+    return env
+
+
+def run_copies(database, publishers, reports, copies=1, latency=0.1, run_delay=2.0, store="shelve"):
+    """Wall seconds of `copies` copies of index-exchange-to-db.py -R started at once (as
+    hosts: a home each, --shard K/N when more than one) over publishers x reports, and
+    what the simulator and MariaDB saw. Raises when any file is not loaded exactly once."""
+    database.empty()
+    with tempfile.TemporaryDirectory() as folder, \
             IXSimulator(seed=1, publishers=publishers, latency=latency, run_delay=run_delay) as sim:
-        env = {"HOME": home, "INDEXEXCHANGEBASEURL": sim.base_url, "INDEXEXCHANGEUSERNAME": sim.world.username,
-               "INDEXEXCHANGEPASSWORD": sim.world.password, "PROGSALESDBENGINE": "sqlite"}
-        settings = settings_module.load_settings(environ=env)
-        db = mysql_db.connect(settings)
-        mysql_db.create_tables(db, mysql_db_reporting.REPORTING_TABLES)
-        db.load_rows(mysql_db_reporting.PUBLISHERS_TABLE, ["publisher_id"], [[str(p)] for p in sim.world.publisher_ids])
-        db.close()
-        for offset, name in enumerate(REPORT_NAMES[:reports]):
-            readwrite.write_template(settings, sim.spec(1965885 + offset)[0], name)
-        options = ImportOptions(report_names=REPORT_NAMES[:reports], retries=6, workers=workers)
+        extra = {"PROGSALESREPORTIDSTORE": store}
+        envs = [installation(sim, database, os.path.join(folder, f"host{n}"), reports, extra) for n in range(copies)]
+        sim.reset_stats()
+        waits_before = database.status("Innodb_row_lock_waits")
         started = time.monotonic()
-        summary = ImportRun(settings, options).run()
-        elapsed = time.monotonic() - started
-        if not summary.complete or summary.files_loaded != publishers * reports:
-            raise RuntimeError(f"benchmark run incomplete:\n{summary.text()}")
-        return elapsed, sim.stats()["peak_runs_in_progress"]
+        processes = []
+        for n, env in enumerate(envs):
+            shard = ["--shard", f"{n + 1}/{copies}"] if copies > 1 else []
+            processes.append(env.script("-R", "-r", "6", *shard, *REPORT_NAMES[:reports], wait=False))
+        outputs = [process.communicate() for process in processes]
+        wall = time.monotonic() - started
+        stats = sim.stats()
+        loaded = dict(database.admin.fetch_all("SELECT status, COUNT(*) FROM prog_ix_report_runs GROUP BY status"))
+        if any(p.returncode for p in processes) or loaded != {"loaded": publishers * reports}:
+            raise RuntimeError(f"benchmark run incomplete ({loaded}):\n" + "\n".join(o + e for o, e in outputs))
+        return {"wall": wall, "saves": stats["saves"], "peak": stats["peak_runs_in_progress"],
+                "lock_waits": database.status("Innodb_row_lock_waits") - waits_before,
+                "elsewhere": sum(summary_figure(o, r"pairs left to other copies: (\d+)", 0) for o, _ in outputs)}
 
 
-def print_end_to_end():
-    critical, _ = end_to_end(1, 1, 1)
-    print(f"critical path (1 publisher x 1 report): {critical:.2f} s")
-    for publishers, reports, workers, label in [
-            (20, 2, 40, "20 x 2, -P 40"), (20, 2, DEFAULT_WORKERS, f"20 x 2, default -P {DEFAULT_WORKERS}")]:
-        elapsed, peak = end_to_end(publishers, reports, workers)
-        print(f"end to end {label}: {elapsed:.2f} s, {elapsed / critical:.2f}x the critical path "
-              f"(target 1.5x; peak runs in progress {peak})")
-    pairs = 50 * 3
-    bound = math.ceil(pairs / 50) * critical
-    elapsed, peak = end_to_end(50, 3, 50)
-    print(f"end to end 50 x 3, -P 50: {elapsed:.2f} s; bound from the 50-runs limit "
-          f"{math.ceil(pairs / 50)} x {critical:.2f} = {bound:.2f} s; {elapsed / bound:.2f}x (target 1.5x; "
-          f"peak runs in progress {peak})")
+def print_end_to_end(database, repeats, run_delays):
+    print(f"end to end: index-exchange-to-db.py -R as a subprocess, MariaDB, simulator latency 0.1 s; bound = "
+          f"round trips x latency + run delay, x the rounds of {RUNS_LIMIT} runs; target {E2E_TARGET}x")
+    for run_delay in run_delays:
+        for case, publishers, reports in E2E_CASES:
+            bound, trips, rounds = e2e_bound(publishers * reports, 0.1, run_delay)
+            walls = sorted(run_copies(database, publishers, reports, run_delay=run_delay)["wall"]
+                           for _ in range(repeats))
+            median = statistics.median(walls)
+            label = case if run_delay == 2.0 else f"{case}-delay{run_delay:g}"
+            print(f"e2e {label}: {median:.2f} s, {median / bound:.2f}x bound (bound {bound:.2f} s = {trips} trips "
+                  f"+ {rounds} x {run_delay:g} s; run delay {run_delay:g} s; {repeats} repeats, min/median/max "
+                  f"{walls[0]:.2f}/{median:.2f}/{walls[-1]:.2f} s; target {E2E_TARGET}x)")
+
+
+def print_several_hosts(database, publishers=500, reports=3):
+    """Issue 14's scale: 500 publishers x 3 reports over 1, 2 and 4 copies sharing one
+    MariaDB and the reportID table; --shard K/N gives each copy 50 // N runs."""
+    bound, _, _ = e2e_bound(publishers * reports, 0.1, 2.0)
+    print(f"several hosts: {publishers} publishers x {reports} reports, PROGSALESREPORTIDSTORE=mysql, one "
+          f"simulator (latency 0.1 s, run delay 2 s; bound {bound:.1f} s); each copy --shard K/N, so at most "
+          f"{RUNS_LIMIT} // N runs each")
+    for copies in (1, 2, 4):
+        seen = run_copies(database, publishers, reports, copies=copies, store="mysql")
+        print(f"hosts {copies}: {seen['wall']:.1f} s, {seen['wall'] / bound:.2f}x bound, saves {seen['saves']} "
+              f"(pairs {publishers * reports}), peak runs in progress {seen['peak']} (limit {RUNS_LIMIT}, all "
+              f"copies), row lock waits {seen['lock_waits']}, pairs left to other copies {seen['elsewhere']}")
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -296,15 +376,29 @@ def print_secure_reporter_load(rows):
               f"least 0.5x); peak memory {int(peak_kb) / 1024:.0f} MB (target under 150 MB)")
 
 
+BUFFER_POOL = "2G"     # larger than any table the benchmark fills: the figures are not about paging
+
+
 def main(args):
-    if not args.skip_end_to_end:
-        print_end_to_end()
+    from mariadb_server import MariaDBServer
+    repeats = 1 if args.quick else args.repeats
+    rows = 200_000 if args.quick else args.rows
+    with MariaDBServer(extra_options=[f"--innodb-buffer-pool-size={BUFFER_POOL}"]) as server:
+        database = BenchDatabase(server)
+        pool = database.status_variable("innodb_buffer_pool_size")
+        print(f"MariaDB {database.admin.fetch_all('SELECT VERSION()')[0][0]}, InnoDB buffer pool "
+              f"{pool / 2**20:.0f} MB; {os.cpu_count()} cores")
+        if not args.skip_end_to_end:
+            print_end_to_end(database, repeats, [2.0] if args.quick else [2.0, 5.0])
+        if not (args.skip_several_hosts or args.quick):
+            print_several_hosts(database)
+        database.admin.close()
     if not args.skip_load:
-        print_load(args.rows)
+        print_load(rows)
     if not args.skip_cal:
-        print_cal_load(args.rows)
+        print_cal_load(rows)
     if not args.skip_secure_reporter:
-        print_secure_reporter_load(args.rows)
+        print_secure_reporter_load(rows)
     return cli.EXIT_OK
 
 

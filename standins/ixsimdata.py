@@ -64,13 +64,16 @@ def decimal_string(rng, low, high, places):
     return f"{value:.{places}f}"
 
 
+MAX_PUBLISHERS = 5000      # the scale the several-hosts benchmark and the README's paper figures reach
+
+
 class World:
     """The fixed part of a simulated Index Exchange: accounts, keys and mappings."""
 
     def __init__(self, seed=1, publishers=4, username="sandbox@example.com",
                  password="sandbox-password"):
-        if not 1 <= publishers <= 100:
-            raise ValueError(f"publishers must be between 1 and 100, got {publishers}")
+        if not 1 <= publishers <= MAX_PUBLISHERS:
+            raise ValueError(f"publishers must be between 1 and {MAX_PUBLISHERS}, got {publishers}")
         self.seed = seed
         self.username = username
         self.password = password
