@@ -3,6 +3,7 @@ checked, and rows shaped for their tables (publisher_id added, non-integers in i
 columns as -9999, columns the table lacks kept in `other`)."""
 
 import dataclasses
+import itertools
 import logging
 import re
 import urllib.parse
@@ -98,9 +99,10 @@ class Shaped:
     sentinels: int = 0
 
 
-def shaped_rows(header, rows, columns, shaped):
+def shaped_rows(header, rows, columns, shaped, where="CAL file"):
     """Rows for the table: its own columns as they are (non-integers in integer columns
-    as -9999, counted in `shaped.sentinels`), the rest as name=value pairs in `other`."""
+    as -9999, counted in `shaped.sentinels`), the rest as name=value pairs in `other`.
+    A row whose field count is not the header's is a ReportFileError naming it."""
     by_name = {c.name.lower(): c for c in columns}
     has_other = "other" in by_name
     keep = [i for i, h in enumerate(header) if h.lower() in by_name and h.lower() not in ("publisher_id", "other")]
@@ -112,10 +114,10 @@ def shaped_rows(header, rows, columns, shaped):
         log.warning("table has no `other` column: %s dropped", ", ".join(shaped.extra_columns))
     extra_names = [header[i] for i in rest]
     width = len(header)
-    for row in rows:
+    for number, row in enumerate(rows, 1):
         if len(row) != width:
-            yield row        # the loader reports the row number and the field count
-            continue
+            raise ReportFileError(f"{where}, row {number}: {len(row)} fields, the header has {width}; "
+                                  f"nothing of it was loaded")
         out = [row[i] for i in keep]
         for n in integer_positions:
             if not _INTEGER.fullmatch(out[n]):
@@ -128,37 +130,64 @@ def shaped_rows(header, rows, columns, shaped):
 
 
 def load_file(db, path, table, cal_file):
-    """Upsert a downloaded CAL file into `table` and record it in the download log, in one
+    """Load a downloaded CAL file into `table` and record it in the download log, in one
     transaction (run again from the file if the server ends it: lost connection,
     deadlock). A file lacking a column of the table's key is refused whole. Returns
-    (LoadResult, Shaped)."""
+    (LoadResult, Shaped).
+
+    An hourly file's keys are new: its shaped rows are streamed into LOAD DATA LOCAL
+    when the database allows it (kept only if the server had no warning at all). A file
+    whose first rows' keys are in the table already (an `updated` file loaded again), or
+    that the server warned about, is upserted, which names a row and column at fault."""
     return db.run_transaction(lambda: _load_once(db, path, table, cal_file),
                               what=f"loading CAL file {cal_file.file_id} into {table}")
 
 
+PEEK_ROWS = 1000
+
+
 def _load_once(db, path, table, cal_file):
     columns = db.table_columns(table)
+    constants = {"publisher_id": cal_file.publisher_id}
     shaped = Shaped([], [])
     with readwrite.open_report_rows(path) as (header, rows):
-        stream = shaped_rows(header, rows, columns, shaped)
-        first = next(stream, None)   # fills shaped.header
+        stream = shaped_rows(header, rows, columns, shaped, where=f"CAL file {cal_file.file_id}")
+        first_rows = list(itertools.islice(stream, PEEK_ROWS))   # fills shaped.header
         missing = db.missing_key_columns(table, shaped.header + ["publisher_id"]) if shaped.header else []
         if missing:
             raise ReportFileError(
                 f"CAL file {cal_file.file_id} lacks {', '.join(missing)} (part of the primary key of {table}); "
                 f"nothing of it was loaded")
         with db.transaction():
-            result = db.load_rows(table, shaped.header, _chain(first, stream),
-                                  constants={"publisher_id": cal_file.publisher_id})
+            result = None
+            if first_rows and not db.any_key_present(table, shaped.header, first_rows, constants):
+                result, streamed = _bulk_load(db, path, table, columns, constants, cal_file)
+                if result is not None:
+                    shaped = streamed
+            if result is None:
+                result = db.load_rows(table, shaped.header, itertools.chain(first_rows, stream), constants=constants)
             mysql_db_cal.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
-                                     cal_file.origin, cal_file.md5, result.rows)
+                                         cal_file.origin, cal_file.md5, result.rows)
     return result, shaped
 
 
-def _chain(first, rest):
-    if first is not None:
-        yield first
-        yield from rest
+def _bulk_load(db, path, table, columns, constants, cal_file):
+    """(LoadResult, Shaped) of the file streamed into the bulk path, or (None, None) when
+    it needs the upsert path. The file is read a second time, so the rows peeked at
+    first need not be kept."""
+    shaped = Shaped([], [])
+    with readwrite.open_report_rows(path) as (header, rows):
+        stream = shaped_rows(header, rows, columns, shaped, where=f"CAL file {cal_file.file_id}")
+        first = next(stream, None)
+        if first is None:
+            return None, None
+        load_header, load_rows = shaped.header, itertools.chain([first], stream)
+        if "other" in shaped.header and not shaped.extra_columns:
+            # `other` is NULL in every row: left out, it takes its default (NULL).
+            load_header = shaped.header[:-1]
+            load_rows = (row[:-1] for row in load_rows)
+        result = db.bulk_load_rows(table, load_header, load_rows, constants=constants)
+    return result, shaped if result is not None else None
 
 
 # --- mappings -----------------------------------------------------------------------------

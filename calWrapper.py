@@ -85,6 +85,7 @@ class CalRun(CronRun):
     program = "cal-downloads.py"
     folder_prefix = DOWNLOAD_FOLDER_PREFIX
     summary_class = CalSummary
+    bulk_load_from_folder = True      # hourly files stream into LOAD DATA LOCAL (calSupport.load_file)
 
     def before_connecting(self):
         self.base_url = self.settings.url("INDEXEXCHANGEBASEURL")

@@ -14,6 +14,7 @@ stream, so memory does not grow with the file.
 """
 
 import contextlib
+import csv
 import dataclasses
 import datetime as dt
 import itertools
@@ -24,6 +25,7 @@ import re
 import sqlite3
 import threading
 import time
+from errno import ENXIO
 
 from errors import ConfigurationError, SuiteError
 
@@ -448,9 +450,15 @@ class Database:
         batch = [tuple(row) + suffix for row in rows if len(row) == len(header)]
         return self._count_existing(table, key_columns, positions, batch) > 0
 
-    def bulk_load_csv(self, table, path, header, constants=None):
+    def bulk_load_csv(self, table, path, header, constants=None, line_ending=None):
         """Load a whole plain CSV file at the server's own speed when that is safe;
         None when this engine or server cannot, or when the file needs the upsert path."""
+        return None
+
+    def bulk_load_rows(self, table, header, rows, constants=None):
+        """Load `rows` (sequences of strings, never None) at the server's own speed when
+        that is safe; None, with nothing loaded, when this engine or server cannot or the
+        rows need the upsert path."""
         return None
 
     def fetch_all(self, sql, params=()):
@@ -678,11 +686,13 @@ class MySQLDatabase(Database):
         except self._driver_errors as err:
             raise self._explain(err, batch, first_row_number, table, columns) from None
 
-    def bulk_load_csv(self, table, path, header, constants=None):
+    def bulk_load_csv(self, table, path, header, constants=None, line_ending=None):
         """LOAD DATA LOCAL INFILE of the whole file, kept only if the server had nothing to
         say: any warning (a key already there, a value that does not fit, a short row)
         rolls it back to a savepoint and the caller takes the upsert path, which names
-        the row and column at fault. Rounding of extra decimal places is not a warning."""
+        the row and column at fault. Rounding of extra decimal places is not a warning.
+        `line_ending` ("\n" or "\r\n") when known, else read from the file's first line
+        (a pipe being written as it loads must be given it: it can be read only once)."""
         if not self._local_infile_dir or not self._transaction_depth:
             return None
         path = os.path.realpath(path)
@@ -694,14 +704,43 @@ class MySQLDatabase(Database):
         names = ", ".join(self._quote(c.name) for c in columns[:len(header)])
         assignments = ", ".join(f"{self._quote(c.name)} = {_literal(v)}"
                                 for c, v in zip(columns[len(header):], constants.values()))
-        with open(path, "rb") as f:
-            first_line = f.readline()
-        ending = "\\r\\n" if first_line.endswith(b"\r\n") else "\\n"
+        if line_ending is None:
+            with open(path, "rb") as f:
+                line_ending = "\r\n" if f.readline().endswith(b"\r\n") else "\n"
+        ending = "\\r\\n" if line_ending == "\r\n" else "\\n"
         sql = (f"LOAD DATA LOCAL INFILE {_literal(path)} INTO TABLE {self._quote(table)} CHARACTER SET utf8mb4 "
                f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
                f"LINES TERMINATED BY '{ending}' IGNORE 1 LINES ({names})"
                + (f" SET {assignments}" if assignments else ""))
         return self._call(lambda: self._bulk_load(table, sql), f"bulk loading {table}")
+
+    def bulk_load_rows(self, table, header, rows, constants=None):
+        """LOAD DATA LOCAL of `rows` streamed through a named pipe in the load folder as a
+        thread makes them, so making them and the server's loading overlap and memory stays
+        flat. Kept only when every row went in without a warning (as bulk_load_csv); None,
+        with nothing loaded, otherwise. A failure making the rows is raised, nothing loaded."""
+        if not self._local_infile_dir or not self._transaction_depth:
+            return None
+        pipe = os.path.join(self._local_infile_dir, f".rows-{os.getpid()}-{threading.get_ident()}.csv")
+        os.mkfifo(pipe, 0o600)
+        writer = _PipeWriter(pipe, header, rows)
+        self._call(lambda: self._conn.cmd_query("SAVEPOINT ix_stream"))
+        writer.start()
+        try:
+            result = self.bulk_load_csv(table, pipe, header, constants, line_ending="\n")
+        finally:
+            writer.finish()
+            os.unlink(pipe)
+        if writer.error is not None or (result is not None and (not writer.complete or result.rows != writer.rows)):
+            # The rows stopped short (their source failed, or the server stopped reading):
+            # what went in is taken back, so the rows load whole or not at all.
+            self._call(lambda: self._conn.cmd_query("ROLLBACK TO SAVEPOINT ix_stream"))
+            if writer.error is not None:
+                raise writer.error
+            log.debug("streamed load of %s stopped after %d rows; upserting instead", table, writer.rows)
+            return None
+        self._call(lambda: self._conn.cmd_query("RELEASE SAVEPOINT ix_stream"))
+        return result
 
     def _bulk_load(self, table, sql):
         cursor = self._conn.cursor()
@@ -817,6 +856,57 @@ def _first_problem(batch, columns, first_row_number, table):
 
 
 # --- SQLite -------------------------------------------------------------------------------
+
+class _PipeWriter(threading.Thread):
+    """Writes a header and rows as CSV (every value quoted, so the word NULL stays a
+    string) into a named pipe that LOAD DATA LOCAL reads; stops when told, and when the
+    reader goes away."""
+
+    CHUNK = 1000
+
+    def __init__(self, pipe, header, rows):
+        super().__init__(name="pipe-writer", daemon=True)
+        self.pipe, self.header, self.rows_source = pipe, header, rows
+        self.rows = 0
+        self.complete = False
+        self.error = None
+        self._halt = threading.Event()
+
+    def run(self):
+        # Opened without blocking, again and again until the server opens its end, so
+        # that a statement refused before reading never leaves this thread stuck.
+        while True:
+            try:
+                fd = os.open(self.pipe, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as err:
+                if err.errno != ENXIO or self._halt.wait(0.002):
+                    return
+        os.set_blocking(fd, True)
+        try:
+            with open(fd, "w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+                writer.writerow(self.header)
+                iterator = iter(self.rows_source)
+                while not self._halt.is_set():
+                    chunk = list(itertools.islice(iterator, self.CHUNK))
+                    if not chunk:
+                        self.complete = True
+                        break
+                    writer.writerows(chunk)
+                    self.rows += len(chunk)
+        except BrokenPipeError:
+            self.complete = False
+        except Exception as err:  # the rows' source failed: raised by the loading thread
+            self.error = err
+
+    def finish(self):
+        """After the statement: stop writing, and unblock a write the server will not read."""
+        self._halt.set()
+        with contextlib.suppress(OSError):
+            os.close(os.open(self.pipe, os.O_RDONLY | os.O_NONBLOCK))
+        self.join()
+
 
 class SQLiteDatabase(Database):
     """The embedded engine (a file, no server): the same interface and the same value
