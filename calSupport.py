@@ -2,10 +2,13 @@
 checked, and rows shaped for their tables (publisher_id added, non-integers in integer
 columns as -9999, columns the table lacks kept in `other`)."""
 
+import contextlib
 import dataclasses
 import itertools
 import logging
+import os
 import re
+import threading
 import urllib.parse
 
 import calAPI
@@ -160,8 +163,15 @@ def _load_once(db, path, table, cal_file):
                 f"nothing of it was loaded")
         with db.transaction():
             result = None
-            if first_rows and not db.any_key_present(table, shaped.header, first_rows, constants):
-                result, streamed = _bulk_load(db, path, table, columns, constants, cal_file)
+            if first_rows and db.bulk_load_folder and not db.any_key_present(table, shaped.header, first_rows,
+                                                                                constants):
+                streamed = None
+                if not shaped.extra_columns:
+                    result = _bulk_load_unpacked(db, path, table, constants, cal_file)
+                    if result is not None:
+                        streamed = Shaped(shaped.header, [], result.sentinels)
+                if result is None:
+                    result, streamed = _bulk_load(db, path, table, columns, constants, cal_file)
                 if result is not None:
                     shaped = streamed
             if result is None:
@@ -169,6 +179,27 @@ def _load_once(db, path, table, cal_file):
             mysql_db_cal.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
                                          cal_file.origin, cal_file.md5, result.rows)
     return result, shaped
+
+
+def _bulk_load_unpacked(db, path, table, constants, cal_file):
+    """LoadResult of the file unpacked and loaded as it is, the shaping (-9999) done by
+    the statement; None when that cannot be (no bulk loads, the text NULL in the file,
+    or the server warned). Only for files whose every column is the table's: `other`
+    stays NULL, as the upsert path leaves it."""
+    folder = db.bulk_load_folder
+    if not folder:
+        return None
+    unpacked = os.path.join(folder, f".cal-{cal_file.file_id}-{os.getpid()}-{threading.get_ident()}.csv")
+    try:
+        if not readwrite.unpack_to(path, unpacked):
+            return None
+        with readwrite.open_report_rows(unpacked) as (header, _):
+            pass
+        skip = [h for h in header if h.lower() in ("publisher_id", "other")]
+        return db.bulk_load_csv(table, unpacked, header, constants, skip=skip, integer_sentinel=SENTINEL)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(unpacked)
 
 
 def _bulk_load(db, path, table, columns, constants, cal_file):

@@ -20,6 +20,7 @@ import datetime as dt
 import itertools
 import logging
 import os
+import queue
 import random
 import re
 import sqlite3
@@ -31,7 +32,8 @@ from errors import ConfigurationError, SuiteError
 
 log = logging.getLogger("mysql_db")
 
-DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_SIZE = 1000          # rows per upsert statement: small enough to overlap with the next one's making
+STATEMENTS_AHEAD = 2          # upsert statements made ahead of the server (each ~1 MB at 5,000 rows)
 STRICT_SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 # Server errors that mean "this value does not fit this column".
 MYSQL_DATA_ERRORS = {1048, 1263, 1264, 1265, 1292, 1366, 1406, 1411}
@@ -142,6 +144,7 @@ class LoadResult:
     inserted: int = 0         # rows whose key was new
     updated: int = 0          # rows whose key existed (their values overwritten)
     method: str = "upsert"    # "upsert", or "bulk" when LOAD DATA took the whole file
+    sentinels: int = 0        # values the bulk load stored as a sentinel (bulk_load_csv's integer_sentinel)
 
     def __iadd__(self, other):
         self.rows += other.rows
@@ -381,30 +384,28 @@ class Database:
                 raise ValueDoesNotFitError(table, column.name, 1, value, problem)
         key_positions = _key_positions(names, key_columns)
         result = LoadResult()
-        row_number = 0
-        iterator = iter(rows)
+        batches = _batches(rows, width, suffix, batch_size, table)
         with self.transaction():
             if self.counts_existing_in_statement:
                 self._reset_existing_count()
-            while True:
-                batch = []
-                for row in itertools.islice(iterator, batch_size):
-                    row_number += 1
-                    if len(row) != width:
-                        raise MalformedRowError(table, row_number, width, len(row))
-                    batch.append(tuple(row) + suffix if suffix else tuple(row))
-                if not batch:
-                    break
-                first = row_number - len(batch) + 1
-                if not self.counts_existing_in_statement:
-                    result.updated += self._count_existing(table, key_columns, key_positions, batch)
-                self._insert_batch(sql, batch, first, table, columns)
-                result.rows += len(batch)
-            if self.counts_existing_in_statement:
+                result.rows = self._upsert_batches(sql, batches, table, columns)
                 result.updated = self._existing_count() if key_columns else 0
+            else:
+                for first, batch in batches:
+                    result.updated += self._count_existing(table, key_columns, key_positions, batch)
+                    self._insert_batch(sql, batch, first, table, columns)
+                    result.rows += len(batch)
         result.inserted = result.rows - result.updated
         log.debug("loaded %d rows into %s (%d new, %d existing)", result.rows, table, result.inserted, result.updated)
         return result
+
+    def _upsert_batches(self, sql, batches, table, columns):
+        """Write every (first row number, batch); returns the rows written."""
+        written = 0
+        for first, batch in batches:
+            self._insert_batch(sql, batch, first, table, columns)
+            written += len(batch)
+        return written
 
     def _count_existing(self, table, key_columns, key_positions, batch):
         """How many rows of the batch hit a key already in the table or earlier in the batch.
@@ -450,7 +451,9 @@ class Database:
         batch = [tuple(row) + suffix for row in rows if len(row) == len(header)]
         return self._count_existing(table, key_columns, positions, batch) > 0
 
-    def bulk_load_csv(self, table, path, header, constants=None, line_ending=None):
+    bulk_load_folder = None     # the folder bulk loads may read from (none: no bulk loads)
+
+    def bulk_load_csv(self, table, path, header, constants=None, line_ending=None, skip=(), integer_sentinel=None):
         """Load a whole plain CSV file at the server's own speed when that is safe;
         None when this engine or server cannot, or when the file needs the upsert path."""
         return None
@@ -680,19 +683,73 @@ class MySQLDatabase(Database):
 
     def _insert_batch(self, sql, batch, first_row_number, table, columns):
         prefix, suffix = sql
-        statement = prefix + ",".join(map(_row_literal, batch)) + suffix
+        self._send_batch(prefix + _rows_literal(batch) + suffix, batch, first_row_number, table, columns)
+
+    def _send_batch(self, statement, batch, first_row_number, table, columns):
         try:
             self._conn.cmd_query(statement)
         except self._driver_errors as err:
             raise self._explain(err, batch, first_row_number, table, columns) from None
 
-    def bulk_load_csv(self, table, path, header, constants=None, line_ending=None):
+    def _upsert_batches(self, sql, batches, table, columns):
+        """As the base class, but the next statements' text (reading and checking rows,
+        writing literals: Python's work) is made in a thread while this one waits for the
+        server (the C extension lets go of the GIL meanwhile). At most STATEMENTS_AHEAD
+        statements wait, so memory stays flat."""
+        prefix, suffix = sql
+        ready = queue.Queue(maxsize=STATEMENTS_AHEAD)
+        halt = threading.Event()
+
+        def put(item):
+            while not halt.is_set():
+                try:
+                    ready.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def build():
+            try:
+                for first, batch in batches:
+                    if not put((first, batch, prefix + _rows_literal(batch) + suffix)):
+                        return
+                put(None)
+            except BaseException as err:  # raised in the loading thread, as if it had read the rows
+                put(err)
+
+        builder = threading.Thread(target=build, name="statement-builder", daemon=True)
+        builder.start()
+        written = 0
+        try:
+            while True:
+                item = ready.get()
+                if item is None:
+                    return written
+                if isinstance(item, BaseException):
+                    raise item
+                first, batch, statement = item
+                self._send_batch(statement, batch, first, table, columns)
+                written += len(batch)
+        finally:
+            halt.set()
+            builder.join()
+
+    @property
+    def bulk_load_folder(self):
+        """The folder bulk loads may read from; None when they are not allowed."""
+        return self._local_infile_dir
+
+    def bulk_load_csv(self, table, path, header, constants=None, line_ending=None, skip=(), integer_sentinel=None):
         """LOAD DATA LOCAL INFILE of the whole file, kept only if the server had nothing to
         say: any warning (a key already there, a value that does not fit, a short row)
         rolls it back to a savepoint and the caller takes the upsert path, which names
         the row and column at fault. Rounding of extra decimal places is not a warning.
         `line_ending` ("\n" or "\r\n") when known, else read from the file's first line
-        (a pipe being written as it loads must be given it: it can be read only once)."""
+        (a pipe being written as it loads must be given it: it can be read only once).
+        Header names in `skip` are not loaded. With `integer_sentinel`, a value of an
+        integer column that is not an integer is stored as that sentinel by the statement
+        itself, and the result's `sentinels` counts them."""
         if not self._local_infile_dir or not self._transaction_depth:
             return None
         path = os.path.realpath(path)
@@ -700,10 +757,26 @@ class MySQLDatabase(Database):
                 not path.startswith(self._local_infile_dir + os.sep):
             return None
         constants = dict(constants or {})
-        columns = self._checked_columns(table, list(header) + list(constants))
-        names = ", ".join(self._quote(c.name) for c in columns[:len(header)])
-        assignments = ", ".join(f"{self._quote(c.name)} = {_literal(v)}"
-                                for c, v in zip(columns[len(header):], constants.values()))
+        skipped = {name.lower() for name in skip}
+        loaded = [h for h in header if h.lower() not in skipped]
+        columns = {c.name.lower(): c for c in self._checked_columns(table, loaded + list(constants))}
+        targets, assigned = [], []
+        for n, name in enumerate(header):
+            column = columns.get(name.lower()) if name.lower() not in skipped else None
+            if column is None:
+                targets.append("@ix_skip")
+            elif integer_sentinel is not None and column.is_integer:
+                # The same test as the upsert path's (an optional sign, then ASCII digits).
+                targets.append(f"@ix_v{n}")
+                assigned.append(f"{self._quote(column.name)} = IF(@ix_v{n} REGEXP '^[+-]?[0-9]+\\\\z', @ix_v{n}, "
+                                f"(@ix_sentinels := @ix_sentinels + 1) * 0 + {int(integer_sentinel)})")
+            else:
+                targets.append(self._quote(column.name))
+        names = ", ".join(targets)
+        assigned += [f"{self._quote(columns[c.lower()].name)} = {_literal(v)}" for c, v in constants.items()]
+        assignments = ", ".join(assigned)
+        if integer_sentinel is not None:
+            self._call(lambda: self._conn.cmd_query("SET @ix_sentinels = 0"))
         if line_ending is None:
             with open(path, "rb") as f:
                 line_ending = "\r\n" if f.readline().endswith(b"\r\n") else "\n"
@@ -712,7 +785,10 @@ class MySQLDatabase(Database):
                f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
                f"LINES TERMINATED BY '{ending}' IGNORE 1 LINES ({names})"
                + (f" SET {assignments}" if assignments else ""))
-        return self._call(lambda: self._bulk_load(table, sql), f"bulk loading {table}")
+        result = self._call(lambda: self._bulk_load(table, sql), f"bulk loading {table}")
+        if result is not None and integer_sentinel is not None:
+            result.sentinels = int(self._fetch("SELECT @ix_sentinels", ())[0][0] or 0)
+        return result
 
     def bulk_load_rows(self, table, header, rows, constants=None):
         """LOAD DATA LOCAL of `rows` streamed through a named pipe in the load folder as a
@@ -846,6 +922,23 @@ def _row_literal(row):
     return "('" + _escape(joined).replace(_SEPARATOR, "','") + "')"
 
 
+_ROW_SEPARATOR = "\x1e"
+
+
+def _rows_literal(batch):
+    """('v1','v2',...),(...) for a batch of rows of strings: the whole batch joined and
+    escaped at once (a third faster than row by row); row by row when a value is not a
+    string or holds a separator."""
+    try:
+        joined = _ROW_SEPARATOR.join([_SEPARATOR.join(row) for row in batch])
+    except TypeError:            # a None or a number among the values
+        return ",".join(map(_row_literal, batch))
+    if joined.count(_SEPARATOR) != sum(len(row) - 1 for row in batch) or \
+            joined.count(_ROW_SEPARATOR) != len(batch) - 1:
+        return ",".join(map(_row_literal, batch))
+    return "('" + _escape(joined).replace(_SEPARATOR, "','").replace(_ROW_SEPARATOR, "'),('") + "')"
+
+
 def _first_problem(batch, columns, first_row_number, table):
     for offset, row in enumerate(batch):
         for column, value in zip(columns, row):
@@ -856,6 +949,23 @@ def _first_problem(batch, columns, first_row_number, table):
 
 
 # --- SQLite -------------------------------------------------------------------------------
+
+def _batches(rows, width, suffix, batch_size, table):
+    """(first row number, [row tuples with `suffix` added]) of at most `batch_size` rows;
+    a row whose field count is not `width` is a MalformedRowError naming it."""
+    row_number = 0
+    iterator = iter(rows)
+    while True:
+        batch = []
+        for row in itertools.islice(iterator, batch_size):
+            row_number += 1
+            if len(row) != width:
+                raise MalformedRowError(table, row_number, width, len(row))
+            batch.append(tuple(row) + suffix if suffix else tuple(row))
+        if not batch:
+            return
+        yield row_number - len(batch) + 1, batch
+
 
 class _PipeWriter(threading.Thread):
     """Writes a header and rows as CSV (every value quoted, so the word NULL stays a

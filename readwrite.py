@@ -177,6 +177,23 @@ def bulk_loadable(path):
     return True
 
 
+def unpack_to(path, target):
+    """Write the unpacked bytes of a report file (plain, gzip or zip) to `target`; returns
+    whether the result may go to the bulk load (no text NULL in it: see bulk_loadable)."""
+    loadable = True
+    tail = b""
+    try:
+        with _open_binary(path) as source, open(target, "wb") as out:
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                if loadable and (b"NULL" in tail + chunk[:3] or b"NULL" in chunk):
+                    loadable = False
+                tail = chunk[-3:]
+                out.write(chunk)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise ReportFileError(f"{path}: cannot unpack: {err or type(err).__name__}") from None
+    return loadable
+
+
 @contextlib.contextmanager
 def open_report_rows(path):
     """(header, rows) of a report file, plain CSV, gzip or zip; rows are read lazily."""

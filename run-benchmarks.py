@@ -221,111 +221,144 @@ def make_report_file(path, rows):
     return written
 
 
-LOADER = """
-import resource, sys, time
+# Each loader runs in a process of its own that imports only what loading needs, and
+# reports VmHWM, the high-water mark of its own memory (ru_maxrss would include the
+# parent's pages at fork).
+PEAK = """
+def peak_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+"""
+
+LOADER = PEAK + """
+import sys, time
 sys.path.insert(0, {here!r})
 import mysql_db, reportdownloadWrapper
 db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats",
                             local_infile_dir={folder!r} if {bulk} else None)
 started = time.monotonic()
-result = reportdownloadWrapper.load_report_file(db, {path!r}, "bench_upsert", 180280)
-elapsed = time.monotonic() - started
-print(result.rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, result.method)
+result = reportdownloadWrapper.load_report_file(db, {path!r}, {table!r}, 180280)
+print(result.rows, time.monotonic() - started, peak_mb(), result.method, result.inserted, result.updated)
 """
 
-
-def print_load(rows):
-    from mariadb_server import MariaDBServer
-    with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:
-        path = os.path.join(folder, "report.csv")
-        written = make_report_file(path, rows)
-        size = os.path.getsize(path)
-        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
-                                       server.database)
-        admin.execute_script([LOAD_TABLE.format(name=name) for name in ("bench_upsert", "bench_loaddata", "bench_plain")])
-        admin.close()
-        print(f"report file: {written} rows, {size / 1e6:.0f} MB")
-
-        def loader(table, bulk=True):
-            # In its own process, so that its peak memory is the loader's alone.
-            code = LOADER.format(here=HERE, port=server.port, user=server.import_user, folder=folder,
-                                 password=server.import_password, path=path, bulk=bulk).replace("bench_upsert", table)
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-            loaded, seconds, peak_kb, method = out.stdout.split()
-            return int(loaded), float(seconds), int(peak_kb) / 1024, method
-
-        loaded, ours, peak_mb, method = loader("bench_upsert")
-        reference = load_data_seconds(server, path, "bench_loaddata", LOAD_FIELDS)
-        again, ours_update, peak_update, method_update = loader("bench_upsert")
-        plain, ours_plain, peak_plain, method_plain = loader("bench_plain", bulk=False)
-        reference_rate = written / reference
-        print(f"LOAD DATA LOCAL INFILE: {written} rows in {reference:.1f} s = {reference_rate:,.0f} rows/s")
-        for label, rows_done, seconds, how in [
-                ("new file", loaded, ours, method), ("rerun, all updates", again, ours_update, method_update),
-                ("new file, PROGSALESMYSQLLOCALINFILE=off", plain, ours_plain, method_plain)]:
-            rate = rows_done / seconds
-            print(f"suite loader, {label} ({how}): {rows_done} rows in {seconds:.1f} s = {rate:,.0f} rows/s, "
-                  f"{rate / reference_rate:.2f}x LOAD DATA (target at least 0.5)")
-        print(f"loader peak memory (max RSS): {peak_mb:.0f} MB new, {peak_update:.0f} MB rerun, "
-              f"{peak_plain:.0f} MB upsert only (target under 150 MB)")
-
-
-CAL_LOADER = """
-import resource, sys, time
+CAL_LOADER = PEAK + """
+import sys, time
 sys.path.insert(0, {here!r})
 import calSupport, mysql_db
-db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats")
+db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats", local_infile_dir={folder!r})
+cal_file = calSupport.CalFile({file_id}, 180280, "impressions_log", "2026-06-01 00:00:00", "http://x/1", "", {status!r})
 started = time.monotonic()
-cal_file = calSupport.CalFile(1, 180280, "impressions_log", "2026-06-01 00:00:00", "http://x/1", "", "new")
 result, shaped = calSupport.load_file(db, {path!r}, "prog_ix_impression_log", cal_file)
-print(result.rows, time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, shaped.sentinels)
+print(result.rows, time.monotonic() - started, peak_mb(), result.method, result.inserted, result.updated)
 """
 
+LOAD_TARGETS = {"report-new-bulk": 0.5, "report-upsert-updates": 0.5, "report-upsert-new": 0.5, "cal-new": 0.7,
+                "cal-updates": 0.4}
+PEAK_TARGET_MB = 150
 
-def print_cal_load(rows):
-    """A one-million-row impression log file: the suite's loader against LOAD DATA."""
+
+def run_loader(template, **fields):
+    """(rows, seconds, peak MB, method, inserted, updated) of one loader in its own process."""
+    out = subprocess.run([sys.executable, "-c", template.format(here=HERE, **fields)], capture_output=True,
+                         text=True)
+    if out.returncode:
+        raise RuntimeError(f"loader failed:\n{out.stderr[-2000:]}")
+    rows, seconds, peak, method, inserted, updated = out.stdout.split()
+    return int(rows), float(seconds), float(peak), method, int(inserted), int(updated)
+
+
+def print_load_figures(figures, repeats):
+    """One line per loader path: median rows/s, median ratio to LOAD DATA within each
+    repeat, the highest peak; with min/median/max of the ratio."""
+    for path, runs in figures.items():
+        ratios = sorted(r["ratio"] for r in runs)
+        rates = sorted(r["rate"] for r in runs)
+        peak = max(r["peak"] for r in runs)
+        print(f"load {path}: {statistics.median(rates):,.0f} rows/s, {statistics.median(ratios):.2f}x LOAD DATA, "
+              f"peak {peak:.0f} MB (target {LOAD_TARGETS[path]}x, under {PEAK_TARGET_MB} MB; {repeats} repeats, "
+              f"ratio min/median/max {ratios[0]:.2f}/{statistics.median(ratios):.2f}/{ratios[-1]:.2f}; "
+              f"{runs[0]['method']})")
+
+
+def print_load(database, rows, repeats):
+    """A report file: the bulk path, the upsert path on updates, and on new rows with
+    LOCAL INFILE off; each against LOAD DATA LOCAL of the same file in the same repeat."""
+    server = database.server
+    tables = ("bench_upsert", "bench_loaddata", "bench_plain")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "report.csv")
+        written = make_report_file(path, rows)
+        print(f"report file: {written} rows, {os.path.getsize(path) / 1e6:.0f} MB")
+        figures = {"report-new-bulk": [], "report-upsert-updates": [], "report-upsert-new": []}
+        common = dict(port=server.port, user=server.import_user, password=server.import_password, folder=folder,
+                      path=path)
+        for _ in range(repeats):
+            database.admin.execute_script([f"DROP TABLE IF EXISTS {t}" for t in tables]
+                                          + [LOAD_TABLE.format(name=t) for t in tables])
+            reference = written / load_data_seconds(server, path, "bench_loaddata", LOAD_FIELDS)
+            for name, table, bulk in [("report-new-bulk", "bench_upsert", True),
+                                      ("report-upsert-updates", "bench_upsert", True),
+                                      ("report-upsert-new", "bench_plain", False)]:
+                loaded, seconds, peak, method, inserted, updated = run_loader(LOADER, table=table, bulk=bulk, **common)
+                figures[name].append({"rate": loaded / seconds, "ratio": loaded / seconds / reference, "peak": peak,
+                                      "method": f"{method}, {inserted} new, {updated} updated"})
+        print_load_figures(figures, repeats)
+
+
+def make_cal_file(folder, rows):
     import csv
     import datetime as dt
     import gzip
     from standins import ixsimdata
-    from mariadb_server import MariaDBServer
     world = ixsimdata.World(seed=1)
-    with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:
-        plain, packed = os.path.join(folder, "log.csv"), os.path.join(folder, "log.csv.gz")
-        with open(plain, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(ixsimdata.CAL_IMPRESSION_COLUMNS)
-            writer.writerows(ixsimdata.cal_rows(world, world.publisher_ids[0], "impression",
-                                                dt.datetime(2026, 6, 1), 1, 0, rows, 0))
-        with open(plain, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
-            shutil.copyfileobj(source, target)
-        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
-                                       server.database)
-        ddl = mysql_db_cal.CAL_TABLES["prog_ix_impression_log"][1]
-        admin.execute_script([ddl, ddl.replace("prog_ix_impression_log", "bench_cal_loaddata"),
-                              mysql_db_cal.CAL_TABLES[mysql_db_cal.CAL_DOWNLOAD_LOG_TABLE][1]])
-        admin.close()
-        print(f"CAL file: {rows} rows, {os.path.getsize(plain) / 1e6:.0f} MB ({os.path.getsize(packed) / 1e6:.0f} MB gzip)")
-        code = CAL_LOADER.format(here=HERE, port=server.port, user=server.import_user,
-                                 password=server.import_password, path=packed)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        loaded, seconds, peak_kb, sentinels = out.stdout.split()
-        reference = load_data_seconds(server, plain, "bench_cal_loaddata", ixsimdata.CAL_IMPRESSION_COLUMNS)
-        rate, reference_rate = int(loaded) / float(seconds), rows / reference
-        print(f"LOAD DATA LOCAL INFILE (plain CSV, no checks): {rows} rows in {reference:.1f} s = {reference_rate:,.0f} rows/s")
-        print(f"suite CAL loader (gzip, -9999 for {sentinels} values, upsert, logged): {loaded} rows in "
-              f"{float(seconds):.1f} s = {rate:,.0f} rows/s, {rate / reference_rate:.2f}x LOAD DATA; "
-              f"peak memory {int(peak_kb) / 1024:.0f} MB")
+    plain, packed = os.path.join(folder, "log.csv"), os.path.join(folder, "log.csv.gz")
+    with open(plain, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(ixsimdata.CAL_IMPRESSION_COLUMNS)
+        writer.writerows(ixsimdata.cal_rows(world, world.publisher_ids[0], "impression", dt.datetime(2026, 6, 1), 1,
+                                            0, rows, 0))
+    with open(plain, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
+        shutil.copyfileobj(source, target)
+    return plain, packed
 
 
-SR_LOADER = """
-import resource, sys, time
+def print_cal_load(database, rows, repeats):
+    """An impression log file (gzip, checked, -9999, `other`, logged): new keys (streamed
+    into the bulk path) and the same file again as `updated` (upserted), each against
+    LOAD DATA LOCAL of the plain CSV into a copy of the table in the same repeat."""
+    from standins import ixsimdata
+    server = database.server
+    ddl = mysql_db_cal.CAL_TABLES["prog_ix_impression_log"][1]
+    with tempfile.TemporaryDirectory() as folder:
+        plain, packed = make_cal_file(folder, rows)
+        print(f"CAL file: {rows} rows, {os.path.getsize(plain) / 1e6:.0f} MB "
+              f"({os.path.getsize(packed) / 1e6:.0f} MB gzip)")
+        figures = {"cal-new": [], "cal-updates": []}
+        common = dict(port=server.port, user=server.import_user, password=server.import_password, folder=folder,
+                      path=packed)
+        for repeat in range(repeats):
+            database.admin.execute_script(
+                ["DROP TABLE IF EXISTS prog_ix_impression_log", "DROP TABLE IF EXISTS bench_cal_loaddata",
+                 "DROP TABLE IF EXISTS prog_ix_cal_download_log", ddl,
+                 ddl.replace("prog_ix_impression_log", "bench_cal_loaddata"),
+                 mysql_db_cal.CAL_TABLES[mysql_db_cal.CAL_DOWNLOAD_LOG_TABLE][1]])
+            reference = rows / load_data_seconds(server, plain, "bench_cal_loaddata", ixsimdata.CAL_IMPRESSION_COLUMNS)
+            for name, file_id, status in [("cal-new", 1, "new"), ("cal-updates", 2, "updated")]:
+                loaded, seconds, peak, method, inserted, updated = run_loader(
+                    CAL_LOADER, file_id=file_id, status=status, **common)
+                figures[name].append({"rate": loaded / seconds, "ratio": loaded / seconds / reference, "peak": peak,
+                                      "method": f"{method}, {inserted} new, {updated} updated"})
+        print_load_figures(figures, repeats)
+
+
+SR_LOADER = PEAK + """
+import sys, time
 sys.path.insert(0, {here!r})
 import mysql_db, secureReporterSupport
 db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats")
 started = time.monotonic()
 result = secureReporterSupport.load_answer(db, {path!r}, "prog_sr_direct_revenue", "bench")
-print(result.rows, time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(result.rows, time.monotonic() - started, peak_mb(), "upsert", result.inserted, result.updated)
 """
 
 
@@ -346,34 +379,28 @@ def write_secure_reporter_answer(path, records):
         f.write("]}")
 
 
-def print_secure_reporter_load(rows):
+def print_secure_reporter_load(database, rows):
     """A Secure Reporter answer of `rows` records: records/s and the loader's peak memory,
     against the main program's upsert path on the same number of rows."""
     import mysql_db_securereporter
-    from mariadb_server import MariaDBServer
-    with tempfile.TemporaryDirectory() as folder, MariaDBServer() as server:
+    server = database.server
+    with tempfile.TemporaryDirectory() as folder:
         answer, report = os.path.join(folder, "answer.json"), os.path.join(folder, "report.csv")
         write_secure_reporter_answer(answer, rows)
         make_report_file(report, rows)
-        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
-                                       server.database)
-        admin.execute_script([mysql_db_securereporter.SECURE_REPORTER_TABLES["prog_sr_direct_revenue"],
-                              LOAD_TABLE.format(name="bench_plain")])
-        admin.close()
+        database.admin.execute_script(
+            ["DROP TABLE IF EXISTS prog_sr_direct_revenue", "DROP TABLE IF EXISTS bench_plain",
+             mysql_db_securereporter.SECURE_REPORTER_TABLES["prog_sr_direct_revenue"],
+             LOAD_TABLE.format(name="bench_plain")])
         print(f"Secure Reporter answer: {rows} records, {os.path.getsize(answer) / 1e6:.0f} MB of JSON")
-        code = SR_LOADER.format(here=HERE, port=server.port, user=server.import_user,
-                                password=server.import_password, path=answer)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        loaded, seconds, peak_kb = out.stdout.split()
-        code = LOADER.format(here=HERE, port=server.port, user=server.import_user, folder=folder,
-                             password=server.import_password, path=report, bulk=False).replace("bench_upsert",
-                                                                                               "bench_plain")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        upsert_rows, upsert_seconds, _, _ = out.stdout.split()
-        rate, upsert_rate = int(loaded) / float(seconds), int(upsert_rows) / float(upsert_seconds)
-        print(f"secure-reporter loader: {loaded} records in {float(seconds):.1f} s = {rate:,.0f} records/s, "
+        common = dict(port=server.port, user=server.import_user, password=server.import_password)
+        loaded, seconds, peak, _, _, _ = run_loader(SR_LOADER, path=answer, **common)
+        upsert_rows, upsert_seconds, _, _, _, _ = run_loader(LOADER, table="bench_plain", bulk=False, folder=folder,
+                                                             path=report, **common)
+        rate, upsert_rate = loaded / seconds, upsert_rows / upsert_seconds
+        print(f"secure-reporter loader: {loaded} records in {seconds:.1f} s = {rate:,.0f} records/s, "
               f"{rate / upsert_rate:.2f}x the main program's upsert path ({upsert_rate:,.0f} rows/s; target at "
-              f"least 0.5x); peak memory {int(peak_kb) / 1024:.0f} MB (target under 150 MB)")
+              f"least 0.5x); peak memory {peak:.0f} MB (target under {PEAK_TARGET_MB} MB)")
 
 
 BUFFER_POOL = "2G"     # larger than any table the benchmark fills: the figures are not about paging
@@ -392,13 +419,13 @@ def main(args):
             print_end_to_end(database, repeats, [2.0] if args.quick else [2.0, 5.0])
         if not (args.skip_several_hosts or args.quick):
             print_several_hosts(database)
+        if not args.skip_load:
+            print_load(database, rows, repeats)
+        if not args.skip_cal:
+            print_cal_load(database, rows, repeats)
+        if not (args.skip_secure_reporter or args.quick):
+            print_secure_reporter_load(database, rows)
         database.admin.close()
-    if not args.skip_load:
-        print_load(rows)
-    if not args.skip_cal:
-        print_cal_load(rows)
-    if not args.skip_secure_reporter:
-        print_secure_reporter_load(rows)
     return cli.EXIT_OK
 
 

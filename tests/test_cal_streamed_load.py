@@ -125,3 +125,29 @@ def test_a_source_failing_mid_stream_loads_nothing(cal_tables, damage):
     assert database.rows(f"SELECT COUNT(*) FROM {TABLE}")[0][0] == 0, "nothing of a file that failed"
     assert database.rows("SELECT COUNT(*) FROM prog_ix_cal_download_log")[0][0] == 0
     assert [p for p in folder.iterdir() if p.name.startswith(".rows-")] == []
+
+
+@pytest.mark.parametrize("names", ["plain", "with the text NULL"])
+def test_a_file_of_the_tables_own_columns_is_shaped_by_the_statement_as_python_would(cal_tables, names,
+                                                                                     monkeypatch):
+    database, streamed, plain, folder = cal_tables
+    header = HEADER[:-1] + ["publisher_id"]
+    odd_integers = ["7", "+5", "-3", " 7", "7 ", "n/a", "", "1e3", "٣", "0x1F", "12\n"]
+    rows = []
+    for n in range(600):
+        values = row(n)[:-1] + ["999"]                    # a publisher_id column of its own: not loaded
+        values[3] = odd_integers[n % len(odd_integers)]
+        values[10] = "NULL" if names != "plain" and n == 5 else f"campaign {n}"
+        rows.append(values)
+    path = write_gz(folder / "f.csv.gz", rows, header=header)
+    expected_result, expected_shape = calSupport.load_file(plain, path, TABLE, cal_file(8))
+    expected = table_rows(database)
+    database.admin.execute(f"DELETE FROM {TABLE}")
+    if names == "plain":     # loaded as it is; only the text NULL sends it through Python's shaping
+        monkeypatch.setattr(calSupport, "_bulk_load", lambda *a: pytest.fail("shaped in Python"))
+    result, shaped = calSupport.load_file(streamed, path, TABLE, cal_file(9))
+    assert result.method == "bulk" and result.rows == expected_result.rows == 600
+    assert shaped.sentinels == expected_shape.sentinels > 0
+    assert table_rows(database) == expected, "the same rows as the upsert path"
+    assert {r[0] for r in database.rows(f"SELECT DISTINCT publisher_id FROM {TABLE}")} == {180280}
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == [], "nothing unpacked left behind"

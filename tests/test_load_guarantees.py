@@ -246,3 +246,24 @@ def test_the_null_scan_sees_across_chunk_boundaries(tmp_path):
                               (b"x" * ((1 << 20) - 2) + b"NULL\n", False), (b"x" * ((1 << 20) - 1) + b"NUL\nL", True)):
         path.write_bytes(content)
         assert readwrite.bulk_loadable(path) is loadable, content[-8:]
+
+
+# --- the upsert path's statements made ahead of the server ---------------------------------
+
+def test_a_failure_while_making_later_statements_loads_nothing(stats):
+    db, database = stats
+    header = ["day", "site_id", "site_name", "ad_spend"]
+
+    def rows_then_failure():
+        yield from rows_for(3500)
+        raise ReportFileError("r.csv, line 3502: the source broke")
+
+    with pytest.raises(ReportFileError, match="line 3502"):
+        db.load_rows("prog_ix_stats", header, rows_then_failure(), constants={"publisher_id": 1})
+    short = rows_for(4200)
+    short[4100] = short[4100][:2]
+    with pytest.raises(mysql_db.MalformedRowError, match="row 4101 has 2 fields"):
+        db.load_rows("prog_ix_stats", header, short, constants={"publisher_id": 1})
+    assert count(database) == 0, "nothing of a load that failed"
+    result = db.load_rows("prog_ix_stats", header, rows_for(4200), constants={"publisher_id": 1})
+    assert (result.rows, result.inserted, result.updated, count(database)) == (4200, 4200, 0, 4200)
