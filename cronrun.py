@@ -42,6 +42,9 @@ class RunSummary(Tally):
     happens), the time taken, and whether it was interrupted."""
     interrupted: bool = False
     seconds: float = 0.0
+    # Transactions the database ended through no fault of theirs (a conflict with another
+    # node or program, a lost connection) and that were run again whole.
+    transactions_retried: int = 0
 
     title = "Summary"
 
@@ -65,7 +68,10 @@ class RunSummary(Tally):
         return {}
 
     def text(self):
-        return "\n".join([self.title, *self.lines(), f"  time taken: {self.seconds:.1f} s", *self.problems_line()])
+        retried = ([f"  database transactions run again after a conflict or lost connection: "
+                    f"{self.transactions_retried}"] if self.transactions_retried else [])
+        return "\n".join([self.title, *self.lines(), *retried, f"  time taken: {self.seconds:.1f} s",
+                          *self.problems_line()])
 
 
 class CronRun:
@@ -115,6 +121,7 @@ class CronRun:
                     raise
                 finally:
                     self.summary.seconds = time.monotonic() - started
+                    self.summary.transactions_retried = self.connections.transactions_retried()
                     self._close_health_record(db, failure)
             finally:
                 try:

@@ -33,6 +33,8 @@ from errors import ConfigurationError, SuiteError
 log = logging.getLogger("mysql_db")
 
 DEFAULT_BATCH_SIZE = 1000          # rows per upsert statement: small enough to overlap with the next one's making
+# Galera's refusals of a transaction too big for one write set, by the setting at fault.
+WRITE_SET_LIMITS = {"wsrep_max_ws_rows": "wsrep_max_ws_rows exceeded", "wsrep_max_ws_size": "Maximum writeset size"}
 STATEMENTS_AHEAD = 2          # upsert statements made ahead of the server (each ~1 MB at 5,000 rows)
 STRICT_SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 # Server errors that mean "this value does not fit this column".
@@ -296,6 +298,8 @@ class Database:
                     self._reconnect(sleep)
                 else:
                     sleep(random.uniform(0.05, 0.2) * attempt)
+                    if not self._alive():      # a conflict can leave the connection unusable
+                        self._reconnect(sleep)
 
     def _reconnect(self, sleep):
         """A new connection, waiting a little for a restarting server; DatabaseConnectionError
@@ -313,6 +317,9 @@ class Database:
 
     def reconnect(self):
         raise NotImplementedError
+
+    def _alive(self):
+        return True
 
     @contextlib.contextmanager
     def transaction(self):
@@ -531,11 +538,41 @@ class MySQLDatabase(Database):
 
     def _open(self):
         try:
-            return self._connector.connect(**self._connect_options)
+            conn = self._connector.connect(**self._connect_options)
         except self._driver_errors as err:
             errno, message = _errno_and_message(err)
             kind = DatabaseLoginError if errno in MYSQL_LOGIN_ERRORS else DatabaseConnectionError
             raise kind(f"cannot connect to MySQL as {self._where}: {message}") from None
+        self.galera = self._wait_for_causality(conn)
+        return conn
+
+    def _wait_for_causality(self, conn):
+        """On a Galera node, make every read wait until this node has applied what the
+        other nodes committed before it (wsrep_sync_wait=1): a pending file, a lease or a
+        spec written through another node is then seen. True when the server is one."""
+        try:
+            cursor = conn.cursor()
+            cursor.execute("SELECT @@wsrep_on")
+            (on,) = cursor.fetchone()
+            if on:
+                cursor.execute("SET SESSION wsrep_sync_wait = 1")
+            cursor.close()
+            conn.rollback()
+            return bool(on)
+        except self._driver_errors:      # not MariaDB/Galera: no such variable
+            with contextlib.suppress(*self._driver_errors):
+                conn.rollback()
+            return False
+
+    def _global_setting(self, name):
+        try:
+            cursor = self._conn.cursor()
+            cursor.execute(f"SELECT @@GLOBAL.{name}")
+            (value,) = cursor.fetchone()
+            cursor.close()
+            return value
+        except Exception:  # the connection may be gone with the transaction: the name is enough
+            return "its current value"
 
     def reconnect(self):
         with contextlib.suppress(Exception):
@@ -551,7 +588,14 @@ class MySQLDatabase(Database):
         text = f"{what}: MySQL error {errno}: {message}" if what else f"MySQL error {errno}: {message}"
         if errno in MYSQL_DEADLOCK_ERRORS:
             return DatabaseDeadlockError(text)
-        if errno in MYSQL_LOST_CONNECTION_ERRORS or not self._alive():
+        limit = next((name for name, words in WRITE_SET_LIMITS.items() if words in message), None)
+        if limit:
+            return DatabaseError(f"{what + ': ' if what else ''}too big for one Galera write set ({limit} = "
+                                 f"{self._global_setting(limit)}); nothing of it was kept. Raise {limit} on every "
+                                 f"node (SET GLOBAL {limit} = ...; 0 means no limit for wsrep_max_ws_rows)")
+        if errno in MYSQL_LOST_CONNECTION_ERRORS or not self._alive() or (errno == -1 and "not available" in message):
+            # (-1, "Connection not available": the connector gave up on a connection whose
+            # statement the server aborted mid-transfer, e.g. a Galera conflict during LOAD DATA.)
             return DatabaseConnectionLostError(text)
         if errno in MYSQL_LOGIN_ERRORS:
             return DatabaseLoginError(text)
@@ -1238,6 +1282,11 @@ class ConnectionPerThread:
             with self._lock:
                 self._all.append(db)
         return db
+
+    def transactions_retried(self):
+        """Transactions run again so far, over every thread's connection."""
+        with self._lock:
+            return sum(db.transactions_retried for db in self._all)
 
     def close(self):
         for db in self._all:

@@ -106,3 +106,79 @@ def _empty_database(server):
         conn.commit()
     finally:
         conn.close()
+
+
+# --- a Galera cluster (opt-in) ------------------------------------------------------------
+
+def galera_enabled():
+    """Galera tests run in CI (CI=true) and when IX_GALERA_TESTS=1: the cluster adds about
+    a minute, which a developer's everyday run is spared."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("IX_GALERA_TESTS") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "galera: needs the 3-node Galera cluster (CI=true or IX_GALERA_TESTS=1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if galera_enabled():
+        return
+    skip = pytest.mark.skip(reason="Galera tests run with CI=true or IX_GALERA_TESTS=1")
+    for item in items:
+        if "galera" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def galera():
+    from galera_cluster import GaleraCluster
+    with GaleraCluster() as cluster:
+        yield cluster
+
+
+class GaleraNode:
+    """One node of the cluster as a test's database: `admin` and the importing user's
+    settings pointing at that node (what DatabaseUnderTest is for one server)."""
+
+    engine = "mariadb"
+
+    def __init__(self, cluster, node):
+        import mysql_db
+        self.cluster, self.node = cluster, node
+        self.admin = mysql_db.MySQLDatabase("127.0.0.1", cluster.port(node), cluster.admin_user,
+                                            cluster.admin_password, cluster.database)
+        self.settings_env = {
+            "PROGSALESDBENGINE": "mysql", "PROGSALESMYSQLHOSTNAME": "127.0.0.1",
+            "PROGSALESMYSQLPORT": str(cluster.port(node)), "PROGSALESMYSQLUSERNAME": cluster.import_user,
+            "PROGSALESMYSQLPASSWORD": cluster.import_password, "PROGSALESMYSQLDATABASE": cluster.database}
+
+    def importer(self, **kw):
+        import mysql_db
+        c = self.cluster
+        return mysql_db.MySQLDatabase("127.0.0.1", c.port(self.node), c.import_user, c.import_password, c.database,
+                                      **kw)
+
+    def rows(self, sql):
+        return self.admin.fetch_all(sql)
+
+    def close(self):
+        self.admin.close()
+
+
+@pytest.fixture
+def galera_nodes(galera):
+    """Nodes 1 and 2 of an emptied cluster (DDL replicates: one DROP empties all nodes)."""
+    conn = galera.connect_admin(1)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                       (galera.database,))
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP TABLE `{name}`")
+        conn.commit()
+    finally:
+        conn.close()
+    nodes = [GaleraNode(galera, 1), GaleraNode(galera, 2)]
+    yield nodes
+    for node in nodes:
+        node.close()

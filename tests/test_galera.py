@@ -1,0 +1,146 @@
+"""The suite on a 3-node MariaDB Galera cluster: two hosts on two nodes at once, a node
+killed mid-run, conflicts resolved at commit run again and counted, write-set limits.
+Opt-in (the `galera` marker): CI=true or IX_GALERA_TESTS=1."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import mysql_db
+from calenv import CalEnv
+from importenv import REPORTS, ImportEnv, summary_figure
+
+pytestmark = pytest.mark.galera
+
+MYSQL_STORE = {"PROGSALESREPORTIDSTORE": "mysql"}
+
+
+def wait_until(condition, what, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("round_number", range(2))
+def test_two_hosts_on_two_nodes_share_the_pairs(sim, galera_nodes, tmp_path, http, round_number):
+    sim.configure(run_delay=0.3, latency=0.02)
+    one, two = galera_nodes
+    first = ImportEnv(sim, one, tmp_path / "host-a", http, extra_env=MYSQL_STORE)
+    second = ImportEnv(sim, two, tmp_path / "host-b", http, extra_env=MYSQL_STORE)
+    pairs = len(first.publishers) * len(REPORTS)
+    expected_rows = pairs * sim.config.report_rows_per_period
+    total_loaded = 0
+    for _ in range(2):            # the second time the specs exist: no saves
+        runs = [first.script("-R", "-r", "3", *REPORTS, wait=False),
+                second.script("-R", "-r", "3", *REPORTS, wait=False)]
+        outputs = [p.communicate(timeout=180) for p in runs]
+        assert [p.returncode for p in runs] == [0, 0], outputs
+        loaded = sum(summary_figure(out, r"files: (\d+) loaded") for out, _ in outputs)
+        left = sum(summary_figure(out, r"pairs left to other copies: (\d+)", default=0) for out, _ in outputs)
+        assert loaded + left == 2 * pairs and loaded >= pairs
+        total_loaded += loaded
+        assert sim.stats()["saves"] == pairs, "one spec per pair across the hosts and nodes"
+        for node in (one, two):
+            assert dict(node.rows("SELECT status, COUNT(*) FROM prog_ix_report_runs GROUP BY status")) == \
+                {"loaded": total_loaded}, "each file loaded once, seen alike on both nodes"
+            assert node.rows("SELECT COUNT(*) FROM prog_ix_stats")[0][0] == expected_rows
+    assert one.rows("SELECT COUNT(*), COUNT(DISTINCT reportID), COUNT(lease_holder) FROM prog_ix_report_ids")[0] \
+        == (pairs, pairs, 0)
+
+
+def test_cal_on_two_nodes_at_once_loads_each_file_once(sim, galera_nodes, tmp_path, http):
+    one, two = galera_nodes
+    first = CalEnv(sim, one, tmp_path / "host-a", http)
+    second = CalEnv(sim, two, tmp_path / "host-b", http)
+    runs = [first.script("-M", "-l", wait=False), second.script("-M", "-l", wait=False)]
+    outputs = [p.communicate(timeout=180) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outputs
+    served_impressions = len(first.served_rows("impression"))
+    files = sum(len(sim.cal_file_ids(p, kind)) for p in first.publishers for kind in ("impression", "bid"))
+    for env in (first, second):
+        assert env.count("prog_ix_cal_download_log") == files, "each file logged once"
+        assert env.count("prog_ix_impression_log") == served_impressions, "each row once"
+
+
+def test_a_node_killed_mid_run_then_the_rerun_completes_exactly(sim, galera, galera_nodes, tmp_path, http):
+    one, two = galera_nodes
+    sim.configure(run_delay=1.5, latency=0.01)
+    # The program on the dead node cannot give its pairs back: its leases keep them from
+    # every program until they run out (2 s here, 300 s by default).
+    host = ImportEnv(sim, two, tmp_path / "host", http, extra_env={**MYSQL_STORE, "PROGSALESREPORTIDLEASE": "2"})
+    pairs = len(host.publishers) * len(REPORTS)
+    process = host.script("-R", "-r", "2", *REPORTS, wait=False)
+    wait_until(lambda: one.rows("SELECT COUNT(*) FROM prog_ix_report_runs")[0][0] == pairs,
+               "every run requested, seen on node 1")
+    galera.kill(2)
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 1, (out, err)       # failed at run time, picked up next run
+    assert err.strip(), "a line on stderr"
+    wait_until(lambda: galera.cluster_size(1) == 2, "the dead node evicted")
+    galera.rejoin(2)
+    wait_until(lambda: one.rows("SELECT COUNT(*) FROM prog_ix_report_ids WHERE lease_until >= "
+                                "UNIX_TIMESTAMP(NOW(6))")[0][0] == 0, "the dead program's leases run out")
+    rerun = host.script("-R", "-r", "3", *REPORTS)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    for node in galera_nodes:
+        statuses = dict(node.rows("SELECT status, COUNT(*) FROM prog_ix_report_runs GROUP BY status"))
+        assert statuses.get("pending", 0) == 0 and sum(statuses.values()) >= pairs, (node.node, rerun.stdout)
+        assert node.rows("SELECT COUNT(*) FROM prog_ix_stats")[0][0] == pairs * sim.config.report_rows_per_period
+    assert sim.stats()["saves"] == pairs, "no second spec for any pair"
+    assert galera.cluster_size(2) == 3
+
+
+def test_a_conflict_at_commit_is_run_again_whole_and_counted(galera_nodes):
+    one, two = galera_nodes
+    one.admin.execute_script(["CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)"])
+    one.admin.execute("INSERT INTO counter VALUES (1, 0)")
+    first, other = one.importer(), two.importer()
+    attempts = []
+
+    def work():
+        attempts.append(1)
+        first.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+        if len(attempts) == 1:
+            # Another node commits a change to the same row first: this transaction loses
+            # at its commit (Galera's certification), and is run again from the start.
+            other.execute("UPDATE counter SET n = n + 10 WHERE id = 1")
+            wait_until(lambda: one.rows("SELECT n FROM counter")[0][0] == 10, "node 2's commit applied on node 1")
+
+    first.run_transaction(work, what="the counter")
+    assert len(attempts) == 2 and first.transactions_retried == 1
+    assert one.rows("SELECT n FROM counter")[0][0] == 11, "both changes, neither lost nor doubled"
+    first.close()
+    other.close()
+
+
+def test_a_load_bigger_than_a_write_set_is_refused_naming_the_setting(galera, galera_nodes):
+    one, _ = galera_nodes
+    one.admin.execute_script(["CREATE TABLE t (id int PRIMARY KEY, v varchar(10))"])
+    admin = galera.connect_admin(1)
+    cursor = admin.cursor()
+    cursor.execute("SET GLOBAL wsrep_max_ws_rows = 500")
+    try:
+        db = one.importer()
+        with pytest.raises(mysql_db.DatabaseError, match=r"wsrep_max_ws_rows = 500.*nothing of it was kept"):
+            db.load_rows("t", ["id", "v"], [[str(i), "x"] for i in range(2000)])
+        db.close()
+    finally:
+        cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
+        admin.close()
+    assert one.rows("SELECT COUNT(*) FROM t")[0][0] == 0, "never half-applied"
+
+
+def test_reads_wait_for_the_other_nodes_commits(galera_nodes):
+    one, two = galera_nodes
+    one.admin.execute_script(["CREATE TABLE seen (id int PRIMARY KEY)"])
+    writer, reader = one.importer(), two.importer()
+    assert reader.galera and reader.fetch_all("SELECT @@wsrep_sync_wait")[0][0] == 1
+    for i in range(200):
+        writer.execute("INSERT INTO seen VALUES (%s)" % i)
+        assert reader.fetch_all("SELECT COUNT(*) FROM seen WHERE id = %s" % i)[0][0] == 1
+    writer.close()
+    reader.close()
