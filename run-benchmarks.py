@@ -47,6 +47,8 @@ def build_parser():
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each figure (min/median/max); default 3")
     parser.add_argument("--skip-end-to-end", action="store_true")
     parser.add_argument("--skip-several-hosts", action="store_true")
+    parser.add_argument("--galera", action="store_true",
+                        help="also the report loader on a 3-node Galera cluster against one server")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-cal", action="store_true")
     parser.add_argument("--skip-secure-reporter", action="store_true")
@@ -403,6 +405,37 @@ def print_secure_reporter_load(database, rows):
               f"least 0.5x); peak memory {peak:.0f} MB (target under {PEAK_TARGET_MB} MB)")
 
 
+def print_galera(database, rows):
+    """The report loader into node 1 of a 3-node Galera cluster (tests/galera_cluster.py)
+    against the single server, same file: each write set is certified and applied on
+    the other two nodes before COMMIT returns."""
+    from galera_cluster import GaleraCluster
+    server = database.server
+    with tempfile.TemporaryDirectory() as folder, GaleraCluster() as cluster:
+        path = os.path.join(folder, "report.csv")
+        written = make_report_file(path, rows)
+        print(f"Galera: 3 nodes on this machine, {written}-row report file loaded through node 1")
+        targets = {"one server": (server.port, database.admin),
+                   "galera": (cluster.port(1), mysql_db.MySQLDatabase(
+                       "127.0.0.1", cluster.port(1), cluster.admin_user, cluster.admin_password, cluster.database))}
+        rates = {}
+        for label, (port, admin) in targets.items():
+            admin.execute_script(["DROP TABLE IF EXISTS bench_galera_bulk", "DROP TABLE IF EXISTS bench_galera_upsert",
+                                  LOAD_TABLE.format(name="bench_galera_bulk"),
+                                  LOAD_TABLE.format(name="bench_galera_upsert")])
+            common = dict(port=port, user=server.import_user, password=server.import_password, folder=folder,
+                          path=path)
+            for name, table, bulk in [("bulk", "bench_galera_bulk", True), ("upsert-new", "bench_galera_upsert", False),
+                                      ("upsert-updates", "bench_galera_upsert", False)]:
+                loaded, seconds, _, _, _, _ = run_loader(LOADER, table=table, bulk=bulk, **common)
+                rates[(label, name)] = loaded / seconds
+        targets["galera"][1].close()
+        for name in ("bulk", "upsert-new", "upsert-updates"):
+            one, cluster_rate = rates[("one server", name)], rates[("galera", name)]
+            print(f"galera report-{name}: {cluster_rate:,.0f} rows/s on the cluster, {one:,.0f} on one server: "
+                  f"{cluster_rate / one:.2f}x")
+
+
 BUFFER_POOL = "2G"     # larger than any table the benchmark fills: the figures are not about paging
 
 
@@ -425,6 +458,8 @@ def main(args):
             print_cal_load(database, rows, repeats)
         if not (args.skip_secure_reporter or args.quick):
             print_secure_reporter_load(database, rows)
+        if args.galera:
+            print_galera(database, rows)
         database.admin.close()
     return cli.EXIT_OK
 
