@@ -161,6 +161,9 @@ def _load_once(db, path, table, cal_file):
             raise ReportFileError(
                 f"CAL file {cal_file.file_id} lacks {', '.join(missing)} (part of the primary key of {table}); "
                 f"nothing of it was loaded")
+        if db.galera:      # the file's rows and its download-log row, in one write set
+            db.refuse_beyond_write_set(readwrite.count_data_rows(path) + 1,
+                                       f"loading CAL file {cal_file.file_id} into {table}")
         with db.transaction():
             result = None
             if first_rows and db.bulk_load_folder and not db.any_key_present(table, shaped.header, first_rows,

@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import threading
 
 import mappingfile
 import mysql_db
@@ -232,6 +232,7 @@ class ImportRun(CronRun):
     def __init__(self, settings, options, http=None, progress=None, arguments=""):
         super().__init__(settings, options, http, arguments)
         self.progress = progress
+        self._gone_lock = threading.Lock()
 
     def before_connecting(self):
         self.username = self.settings.require("INDEXEXCHANGEUSERNAME")
@@ -418,11 +419,28 @@ class ImportRun(CronRun):
                  " (left by an earlier run)" if file.earlier else "")
         return True
 
+    def database_gone(self, error):
+        """Whether `error` says the database cannot be reached (after the reconnect
+        attempts). Then the run stops starting pairs, so no run is asked of Index Exchange
+        whose file could not be recorded; what was asked for stays pending, and one line
+        says why."""
+        if not isinstance(error, mysql_db.DatabaseConnectionError):
+            return False
+        with self._gone_lock:
+            if not self.stopping.is_set():
+                self.stopping.set()
+                self.summary.problem(f"database unreachable, run stopped; everything asked for stays pending for "
+                                     f"the next run: {error}")
+        return True
+
     def _interrupted_file(self, file):
         self.summary.add(files_pending=1)
         log.info("%s: interrupted; pending for the next run", file.where)
 
     def _failed_file(self, file, ledger, err):
+        if self.database_gone(err):
+            self.summary.add(files_pending=1)
+            return
         path = file.path
         rejected = readwrite.count_data_rows(path) if path and os.path.exists(path) else 0
         try:

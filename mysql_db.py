@@ -321,6 +321,20 @@ class Database:
     def _alive(self):
         return True
 
+    galera = False     # a node of a Galera cluster (MySQLDatabase finds out when it connects)
+
+    def refuse_beyond_write_set(self, rows, what):
+        """On a Galera node whose wsrep_max_ws_rows is set: a load of `rows` rows (one
+        transaction, one write set) that it cannot hold is refused before anything is
+        sent, naming the setting; the server would refuse it mid-way anyway."""
+        if not self.galera:
+            return
+        limit = int(self.fetch_all("SELECT @@GLOBAL.wsrep_max_ws_rows")[0][0] or 0)
+        if limit and rows > limit:
+            raise DatabaseError(f"{what}: {rows} rows is more than one Galera write set may hold "
+                                f"(wsrep_max_ws_rows = {limit}); refused before loading, nothing changed. Raise "
+                                f"wsrep_max_ws_rows on every node (0 means no limit)")
+
     @contextlib.contextmanager
     def transaction(self):
         """One transaction; nested uses join the outer one. Rolls back on any error."""

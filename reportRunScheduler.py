@@ -102,7 +102,7 @@ class RunScheduler:
     """Carries the pairs of one run of the main program through start, poll, load (see
     the module's docstring). `importer` does each step: start_pair(job, ...) -> [FileJob]
     or None, fetch_file(file) -> bool, load_file(file), not_ready(file, gone),
-    pair_done(job); and has `session`,
+    pair_done(job), database_gone(error) -> bool; and has `session`,
     `options` (workers: the cap, max_wait), `summary` and `stopping`."""
 
     def __init__(self, importer, jobs, *start_args, clock=time.monotonic):
@@ -126,6 +126,8 @@ class RunScheduler:
     def run(self):
         try:
             while self.to_start or self.futures or self.polled:
+                if self.importer.stopping.is_set():
+                    self._stop_starting()
                 self._start_pairs()
                 timeout = self._poll()
                 if self.futures:
@@ -166,6 +168,21 @@ class RunScheduler:
         summary.interrupted = True
         summary.add(pairs_not_begun=not_begun, files_pending=pending)
         log.warning("interrupted: %d pairs not begun; the files asked for stay pending", not_begun)
+
+    def _stop_starting(self):
+        """The run is stopping (the database is gone): pairs not begun are not begun,
+        files not yet ready are left pending; steps under way end by themselves."""
+        if not (self.to_start or self.polled):
+            return
+        not_begun, pending = len(self.to_start), len(self.polled)
+        self.to_start.clear()
+        for file in list(self.polled.values()):
+            del self.polled[file.file_id]
+            if file.holds_slot:
+                self.slots_used -= 1
+                file.holds_slot = False
+            self._finished(file)
+        self.importer.summary.add(pairs_not_begun=not_begun, files_pending=pending)
 
     # --- starting pairs ---
     def _start_pairs(self):
@@ -284,7 +301,9 @@ class RunScheduler:
             self._finished(item)
 
     def _failed(self, where, error, files):
-        """A step's unexpected failure is reported, and the other pairs go on."""
+        """A step's unexpected failure is reported, and the other pairs go on; the
+        database gone stops the run (see ImportRun.database_gone)."""
         log.debug("%s failed", where, exc_info=error)
-        self.importer.summary.problem(f"{where}: unexpected {type(error).__name__}: {error}")
         self.importer.summary.add(files_pending=files, files_failed=files)
+        if not self.importer.database_gone(error):
+            self.importer.summary.problem(f"{where}: unexpected {type(error).__name__}: {error}")

@@ -36,6 +36,8 @@ def _load_once(db, path, name, table, publisher_id, expected_fields, within):
             raise PublisherColumnInFileError(f"{path}: the file has a publisher_id column of its own; "
                                              f"the suite adds publisher_id itself")
         _refuse_missing_columns(db, name, table, header, expected_fields)
+        if db.galera:      # the file's rows and the row recording it, in one write set
+            db.refuse_beyond_write_set(readwrite.count_data_rows(path) + 1, f"loading {name} into {table}")
         sample = list(itertools.islice(rows, SAMPLE_ROWS))
         with db.transaction():
             result = None

@@ -27,9 +27,7 @@ import time
 import cli
 import mysql_db
 import mysql_db_cal
-import mysql_db_reporting
 import readwrite
-import settings as settings_module
 from indexExchangeToDBSupport import RUNS_LIMIT
 from standins.ixsimulator import IXSimulator
 

@@ -75,3 +75,12 @@ def summary_figure(text, pattern, default=None):
             raise AssertionError(f"no {pattern!r} in the summary:\n{text}")
         return default
     return int(match.group(1))
+
+
+def wait_until(condition, what, seconds=60):
+    """Poll `condition` until true; fail the test naming `what` after `seconds`."""
+    import time
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

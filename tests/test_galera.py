@@ -2,27 +2,17 @@
 killed mid-run, conflicts resolved at commit run again and counted, write-set limits.
 Opt-in (the `galera` marker): CI=true or IX_GALERA_TESTS=1."""
 
-import os
-import signal
-import threading
-import time
 
 import pytest
 
 import mysql_db
 from calenv import CalEnv
-from importenv import REPORTS, ImportEnv, summary_figure
+from importenv import REPORTS, ImportEnv, summary_figure, wait_until
 
 pytestmark = pytest.mark.galera
 
 MYSQL_STORE = {"PROGSALESREPORTIDSTORE": "mysql"}
 
-
-def wait_until(condition, what, seconds=60):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("round_number", range(2))
@@ -132,6 +122,28 @@ def test_a_load_bigger_than_a_write_set_is_refused_naming_the_setting(galera, ga
         cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
         admin.close()
     assert one.rows("SELECT COUNT(*) FROM t")[0][0] == 0, "never half-applied"
+
+
+def test_a_file_bigger_than_a_write_set_is_refused_before_loading(galera, galera_nodes, tmp_path):
+    from reportdownloadWrapper import load_report_file
+    one, _ = galera_nodes
+    one.admin.execute_script(["CREATE TABLE stats (day date NOT NULL, publisher_id int NOT NULL, site_id int NOT NULL, "
+                              "impressions int, PRIMARY KEY (day, publisher_id, site_id))"])
+    path = tmp_path / "f.csv"
+    path.write_text("day,site_id,impressions\n" + "".join(f"2026-06-01,{i},5\n" for i in range(800)))
+    admin = galera.connect_admin(1)
+    cursor = admin.cursor()
+    cursor.execute("SET GLOBAL wsrep_max_ws_rows = 500")
+    try:
+        db = one.importer()
+        with pytest.raises(mysql_db.DatabaseError, match=r"801 rows .*wsrep_max_ws_rows = 500\); refused before"):
+            load_report_file(db, path, "stats", 7)
+        cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
+        assert load_report_file(db, path, "stats", 7).rows == 800
+        db.close()
+    finally:
+        cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
+        admin.close()
 
 
 def test_reads_wait_for_the_other_nodes_commits(galera_nodes):

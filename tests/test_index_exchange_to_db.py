@@ -509,3 +509,35 @@ def test_the_default_cap_is_index_exchanges_limit_shared_by_the_shards():
     assert ImportOptions(report_names=REPORTS, shard=(1, 4)).validated().workers == 12
     assert ImportOptions(report_names=REPORTS, shard=(2, 4), workers=5).validated().workers == 5
     assert default_cap((1, 60)) == 1
+
+
+# --- the database gone mid-run -------------------------------------------------------------
+
+def test_the_database_gone_mid_run_stops_starting_pairs_and_says_why_once(sim, tmp_path, http):
+    import mysql_db
+    from conftest import DatabaseUnderTest
+    from mariadb_server import MariaDBServer
+    server = MariaDBServer().start()
+    try:
+        admin = mysql_db.MySQLDatabase("127.0.0.1", server.port, server.admin_user, server.admin_password,
+                                       server.database)
+        env = {"PROGSALESDBENGINE": "mysql", "PROGSALESMYSQLHOSTNAME": "127.0.0.1",
+               "PROGSALESMYSQLPORT": str(server.port), "PROGSALESMYSQLUSERNAME": server.import_user,
+               "PROGSALESMYSQLPASSWORD": server.import_password, "PROGSALESMYSQLDATABASE": server.database}
+        ix = ImportEnv(sim, DatabaseUnderTest("mariadb", None, admin, env), tmp_path / "home", http)
+        sim.configure(run_delay=1.5)
+        process = ix.script("-R", "-r", "3", "-P", "2", *REPORTS, wait=False)
+        deadline = time.monotonic() + 30
+        while admin.fetch_all("SELECT COUNT(*) FROM prog_ix_report_runs")[0][0] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        admin.close()
+        server.stop()
+        out, err = process.communicate(timeout=120)
+    finally:
+        server.stop()
+    assert process.returncode == 1, (out, err)
+    assert err.count("database unreachable, run stopped") == 1, err
+    # The two runs in progress, and the two started as their slots freed before the
+    # database was seen gone; not one run for each of the 8 pairs.
+    assert sim.stats()["runs"] <= 4, err

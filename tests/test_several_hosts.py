@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import mysql_db
 import reportid_db
 from conftest import ROOT
-from importenv import REPORTS, ImportEnv, summary_figure
+from importenv import REPORTS, ImportEnv, summary_figure, wait_until
 
 MYSQL_STORE = {"PROGSALESREPORTIDSTORE": "mysql"}
 PAIRS = 4 * len(REPORTS)
@@ -27,12 +26,6 @@ def record(publisher_id, name, report_id, **extra):
 def host(sim, database, tmp_path, http, name, **env):
     return ImportEnv(sim, database, tmp_path / name, http, extra_env={**MYSQL_STORE, **env})
 
-
-def wait_until(condition, what, seconds=60):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 # --- the store itself ------------------------------------------------------------------
@@ -234,7 +227,7 @@ def test_deactivate_and_tidy_work_on_the_mysql_store(sim, mariadb_database, tmp_
     ix.run()
     ids = [int(r[0]) for r in mariadb_database.rows("SELECT reportID FROM prog_ix_report_ids ORDER BY reportID")]
     tidy = script(ix, "tidy-reports.py", "-n")
-    assert tidy.returncode == 0 and f"would deactivate 0 of" in tidy.stdout, tidy.stdout + tidy.stderr
+    assert tidy.returncode == 0 and "would deactivate 0 of" in tidy.stdout, tidy.stdout + tidy.stderr
     gone = script(ix, "deactivate-reportid.py", str(ids[0]))
     assert gone.returncode == 0 and "dropped from the reportID database" in gone.stdout, gone.stderr
     assert mariadb_database.rows(f"SELECT reportID FROM prog_ix_report_ids WHERE reportID = {ids[0]}") == []
