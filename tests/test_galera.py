@@ -156,3 +156,25 @@ def test_reads_wait_for_the_other_nodes_commits(galera_nodes):
         assert reader.fetch_all("SELECT COUNT(*) FROM seen WHERE id = %s" % i)[0][0] == 1
     writer.close()
     reader.close()
+
+
+def test_commits_stalled_while_a_dead_node_is_evicted_are_not_errors(sim, galera, galera_nodes, tmp_path, http):
+    one, _ = galera_nodes
+    sim.configure(run_delay=1.0, latency=0.01)
+    host = ImportEnv(sim, one, tmp_path / "host", http, extra_env=MYSQL_STORE)
+    pairs = len(host.publishers) * len(REPORTS)
+    process = host.script("-R", "-r", "3", *REPORTS, wait=False)
+    wait_until(lambda: one.rows("SELECT COUNT(*) FROM prog_ix_report_runs")[0][0] == pairs, "every run requested")
+    galera.kill(3)          # the loads that follow wait until node 3 is evicted, then commit
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 0, out + err
+    assert summary_figure(out, r"files: (\d+) loaded") == pairs
+    galera.rejoin(3)
+    third = galera.connect_admin(3)
+    try:
+        cursor = third.cursor()
+        cursor.execute("SET SESSION wsrep_sync_wait = 1")
+        cursor.execute("SELECT COUNT(*) FROM prog_ix_stats")
+        assert cursor.fetchone()[0] == pairs * sim.config.report_rows_per_period, "the rejoined node has it all"
+    finally:
+        third.close()
