@@ -234,3 +234,31 @@ def test_a_failing_mapping_does_not_keep_the_logs_away(cal, sim):
     summary = cal.run(impressions=True, publisher_ids=[cal.publishers[0]])
     assert not summary.complete and summary.mappings_failed >= 1 and summary.publishers_failed == 0
     assert summary.files_loaded == len(sim.cal_file_ids(cal.publishers[0]))
+
+
+def test_kill_in_the_middle_of_a_cal_load_then_rerun(sim, mariadb_database, tmp_path, http):
+    sim.configure(cal_window_hours=1, cal_rows_per_file=60000)
+    cal = CalEnv(sim, mariadb_database, tmp_path / "home", http)
+    publisher = cal.publishers[0]
+    admin = mariadb_database.admin
+
+    def rows_written():
+        # Rows written by open transactions too: the load's progress, seen from outside.
+        return int(admin.fetch_all("SHOW GLOBAL STATUS LIKE 'Handler_write'")[0][1])
+
+    before = rows_written()
+    process = cal.script("-M", "-i", "-p", str(publisher), wait=False)
+    deadline = time.monotonic() + 60
+    while rows_written() - before < 10000:
+        assert process.poll() is None, "the load finished before it could be killed: " + process.stderr.read()
+        assert time.monotonic() < deadline, "no load in progress seen"
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert cal.count("prog_ix_impression_log") == 0, "an interrupted load leaves nothing behind"
+    assert cal.count("prog_ix_cal_download_log") == 0
+
+    summary = cal.run(mappings=False, impressions=True, publisher_ids=[publisher])
+    files = len(sim.cal_file_ids(publisher, "impression"))
+    assert summary.complete and summary.files_loaded == files
+    assert cal.count("prog_ix_impression_log") == files * 60000, "whole, once"
