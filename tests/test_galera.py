@@ -107,43 +107,41 @@ def test_a_conflict_at_commit_is_run_again_whole_and_counted(galera_nodes):
     other.close()
 
 
-def test_a_load_bigger_than_a_write_set_is_refused_naming_the_setting(galera, galera_nodes):
-    one, _ = galera_nodes
-    one.admin.execute_script(["CREATE TABLE t (id int PRIMARY KEY, v varchar(10))"])
+@pytest.fixture
+def node_one_write_set_rows(galera):
+    """Sets node 1's wsrep_max_ws_rows (GLOBAL, per node) for a test, and 0 (no limit) after."""
     admin = galera.connect_admin(1)
     cursor = admin.cursor()
-    cursor.execute("SET GLOBAL wsrep_max_ws_rows = 500")
-    try:
-        db = one.importer()
-        with pytest.raises(mysql_db.DatabaseError, match=r"wsrep_max_ws_rows = 500.*nothing of it was kept"):
-            db.load_rows("t", ["id", "v"], [[str(i), "x"] for i in range(2000)])
-        db.close()
-    finally:
-        cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
-        admin.close()
+    yield lambda rows: cursor.execute(f"SET GLOBAL wsrep_max_ws_rows = {int(rows)}")
+    cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
+    admin.close()
+
+
+def test_a_load_bigger_than_a_write_set_is_refused_naming_the_setting(galera_nodes, node_one_write_set_rows):
+    one, _ = galera_nodes
+    one.admin.execute_script(["CREATE TABLE t (id int PRIMARY KEY, v varchar(10))"])
+    node_one_write_set_rows(500)
+    db = one.importer()
+    with pytest.raises(mysql_db.DatabaseError, match=r"wsrep_max_ws_rows = 500.*nothing of it was kept"):
+        db.load_rows("t", ["id", "v"], [[str(i), "x"] for i in range(2000)])
+    db.close()
     assert one.rows("SELECT COUNT(*) FROM t")[0][0] == 0, "never half-applied"
 
 
-def test_a_file_bigger_than_a_write_set_is_refused_before_loading(galera, galera_nodes, tmp_path):
+def test_a_file_bigger_than_a_write_set_is_refused_before_loading(galera_nodes, node_one_write_set_rows, tmp_path):
     from reportdownloadWrapper import load_report_file
     one, _ = galera_nodes
     one.admin.execute_script(["CREATE TABLE stats (day date NOT NULL, publisher_id int NOT NULL, site_id int NOT NULL, "
                               "impressions int, PRIMARY KEY (day, publisher_id, site_id))"])
     path = tmp_path / "f.csv"
     path.write_text("day,site_id,impressions\n" + "".join(f"2026-06-01,{i},5\n" for i in range(800)))
-    admin = galera.connect_admin(1)
-    cursor = admin.cursor()
-    cursor.execute("SET GLOBAL wsrep_max_ws_rows = 500")
-    try:
-        db = one.importer()
-        with pytest.raises(mysql_db.DatabaseError, match=r"801 rows .*wsrep_max_ws_rows = 500\); refused before"):
-            load_report_file(db, path, "stats", 7)
-        cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
-        assert load_report_file(db, path, "stats", 7).rows == 800
-        db.close()
-    finally:
-        cursor.execute("SET GLOBAL wsrep_max_ws_rows = 0")
-        admin.close()
+    node_one_write_set_rows(500)
+    db = one.importer()
+    with pytest.raises(mysql_db.DatabaseError, match=r"801 rows .*wsrep_max_ws_rows = 500\); refused before"):
+        load_report_file(db, path, "stats", 7)
+    node_one_write_set_rows(0)
+    assert load_report_file(db, path, "stats", 7).rows == 800
+    db.close()
 
 
 def test_reads_wait_for_the_other_nodes_commits(galera_nodes):
