@@ -90,7 +90,7 @@ class Summary(RunSummary):
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_rejected: int = 0
-    pairs_not_begun: int = 0          # Ctrl-C came first
+    pairs_not_begun: int = 0          # Ctrl-C, the database gone, or every run slot held by runs given up on
     pairs_elsewhere: int = 0          # held, or finished during this run, by another copy (another host)
 
     logger = log
@@ -98,7 +98,8 @@ class Summary(RunSummary):
 
     @property
     def complete(self):
-        return not (self.files_pending or self.pairs_queued or self.files_expired or self.interrupted)
+        return not (self.files_pending or self.pairs_queued or self.files_expired or self.interrupted
+                    or self.pairs_not_begun)
 
     def lines(self):
         lines = [
@@ -117,6 +118,8 @@ class Summary(RunSummary):
         if self.interrupted:
             lines.append(f"  interrupted: {self.pairs_not_begun} pairs not begun, their files and the pending "
                          f"ones are collected by the next run")
+        elif self.pairs_not_begun:
+            lines.append(f"  pairs not begun: {self.pairs_not_begun} (run by the next run)")
         return lines
 
     def health_counts(self):

@@ -115,6 +115,7 @@ class RunScheduler:
         self.to_start = collections.deque(jobs)
         self.polled = {}                     # file_id -> FileJob waiting for its file
         self.slots_used = 0                  # runs this program may have in progress
+        self.slots_given_up = 0              # ... of them, runs whose file was given up on (still running there)
         self.peak_slots = 0
         self.futures = {}                    # future -> ("start", PairJob) or ("fetch"|"load", FileJob)
         self.estimate = ReadinessEstimate()
@@ -189,11 +190,25 @@ class RunScheduler:
         while self.to_start and not self.importer.stopping.is_set():
             job = self.to_start[0]
             if job.run_new and self.slots_used >= self.cap:
+                if self.slots_used == self.slots_given_up:
+                    self._no_slot_left()
                 return
             self.to_start.popleft()
             if job.run_new:
                 self._take_slot()
             self.futures[self._starters.submit(self.importer.start_pair, job, *self.start_args)] = ("start", job)
+
+    def _no_slot_left(self):
+        """Every slot is held by a run given up on (not ready within -r's wait): the pairs
+        still to start are not begun this time (the next run starts them), rather than
+        going over the cap."""
+        runs_to_start = [job for job in self.to_start if job.run_new]
+        others = [job for job in self.to_start if not job.run_new]
+        self.to_start = collections.deque(others)
+        self.importer.summary.add(pairs_not_begun=len(runs_to_start))
+        self.importer.summary.problem(
+            f"{len(runs_to_start)} pairs not begun: all {self.cap} runs allowed at once are still in progress at "
+            f"Index Exchange (not ready within the wait of -r); they run next time")
 
     def _take_slot(self):
         self.slots_used += 1
@@ -246,7 +261,9 @@ class RunScheduler:
             if now >= file.deadline:
                 del self.polled[file.file_id]
                 if file.holds_slot:
-                    self.slots_used -= 1
+                    # Given up on, its run is still in progress at Index Exchange: the slot
+                    # stays taken for the rest of this program's run.
+                    self.slots_given_up += 1
                     file.holds_slot = False
                 self.importer.not_ready(file, gone=file.expired)
                 self._finished(file)

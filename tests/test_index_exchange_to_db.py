@@ -541,3 +541,19 @@ def test_the_database_gone_mid_run_stops_starting_pairs_and_says_why_once(sim, t
     # The two runs in progress, and the two started as their slots freed before the
     # database was seen gone; not one run for each of the 8 pairs.
     assert sim.stats()["runs"] <= 4, err
+
+
+def test_runs_given_up_on_keep_their_slots_so_the_cap_holds(ix, sim):
+    # Runs not ready within -r's wait are still in progress at Index Exchange: starting
+    # more pairs in their slots would go over the cap.
+    sim.configure(run_delay=100)
+    sim.reset_stats()
+    summary = ix.run(workers=2, retries=0)
+    assert sim.stats()["peak_runs_in_progress"] == 2 and sim.stats()["runs"] == 2
+    assert (summary.files_pending, summary.pairs_not_begun, summary.complete) == (2, 6, False)
+    assert "6 pairs not begun" in " ".join(summary.problems)
+    sim.advance_clock(100)
+    sim.configure(run_delay=0)
+    again = ix.run(workers=2)
+    assert again.complete and again.files_from_earlier == 2 and again.files_loaded == 10
+    assert ix.run_statuses() == {"loaded": 10}
