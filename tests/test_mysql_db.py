@@ -150,10 +150,13 @@ def peak_memory_of_load(database, rows, publisher_id):
 
 def test_memory_does_not_grow_with_the_number_of_rows(stats):
     small = peak_memory_of_load(stats, 5000, 1)
-    large = peak_memory_of_load(stats, 40000, 2)
-    assert count(stats) == 45000
-    # Eight times the rows; a loader that held them would need about eight times the memory.
-    assert large < small * 1.5, f"5k rows peak {small / 1e6:.1f} MB, 40k rows peak {large / 1e6:.1f} MB"
+    large = peak_memory_of_load(stats, 100000, 2)
+    assert count(stats) == 105000
+    # Twenty times the rows; a loader that held them would need about twenty times the
+    # memory. On MySQL up to four statements exist at once (two made ahead, one being
+    # made, one at the server), and how many the small load reached depends on thread
+    # timing: hence 6x, well below 20x.
+    assert large < small * 6, f"5k rows peak {small / 1e6:.1f} MB, 100k rows peak {large / 1e6:.1f} MB"
 
 
 def test_columns_are_read_from_the_server(stats):
