@@ -236,6 +236,7 @@ class ImportRun(CronRun):
         super().__init__(settings, options, http, arguments)
         self.progress = progress
         self._gone_lock = threading.Lock()
+        self.database_unreachable = False
 
     def before_connecting(self):
         self.username = self.settings.require("INDEXEXCHANGEUSERNAME")
@@ -429,6 +430,7 @@ class ImportRun(CronRun):
         says why."""
         if not isinstance(error, mysql_db.DatabaseConnectionError):
             return False
+        self.database_unreachable = True
         with self._gone_lock:
             if not self.stopping.is_set():
                 self.stopping.set()
@@ -467,7 +469,10 @@ class ImportRun(CronRun):
         job.claimed = False
         publisher_id, name = job.pair
         try:
-            self.reportids.release(publisher_id, name, worked=not self.stopping.is_set())
+            if not self.database_unreachable:    # else its lease runs out by itself; trying costs the reconnect waits
+                self.reportids.release(publisher_id, name, worked=not self.stopping.is_set())
+        except mysql_db.DatabaseConnectionError as err:
+            self.database_gone(err)
         except SuiteError as err:   # the lease runs out by itself
             log.warning("publisher %s, report %r: cannot give the pair back: %s", publisher_id, name, err)
         if self.progress:

@@ -420,9 +420,13 @@ class MySQLReportIdDB:
         with self._held_lock:
             held, self._held = list(self._held), {}
         for publisher_id, report_name in held:
-            with contextlib.suppress(mysql_db.DatabaseError):
+            try:
                 mysql_db_reporting.release_lease(self.connections.get(), publisher_id, report_name, self.holder,
                                                  self.host, worked=False)
+            except mysql_db.DatabaseConnectionError:
+                return      # the database is gone: every lease runs out by itself, no use waiting to reconnect
+            except mysql_db.DatabaseError:
+                continue
 
 
 STORES = ("shelve", "mysql")
