@@ -168,15 +168,7 @@ def _load_once(db, path, table, cal_file):
             result = None
             if first_rows and db.bulk_load_folder and not db.any_key_present(table, shaped.header, first_rows,
                                                                                 constants):
-                streamed = None
-                if not shaped.extra_columns:
-                    result = _bulk_load_unpacked(db, path, table, constants, cal_file)
-                    if result is not None:
-                        streamed = Shaped(shaped.header, [], result.sentinels)
-                if result is None:
-                    result, streamed = _bulk_load(db, path, table, columns, constants, cal_file)
-                if result is not None:
-                    shaped = streamed
+                result, shaped = _bulk_load(db, path, header, table, columns, constants, cal_file, shaped)
             if result is None:
                 result = db.load_rows(table, shaped.header, itertools.chain(first_rows, stream), constants=constants)
             mysql_db_cal.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
@@ -184,20 +176,28 @@ def _load_once(db, path, table, cal_file):
     return result, shaped
 
 
-def _bulk_load_unpacked(db, path, table, constants, cal_file):
+def _bulk_load(db, path, header, table, columns, constants, cal_file, peeked):
+    """(LoadResult, Shaped) of a new file through the bulk path, or (None, `peeked`) when
+    it needs the upsert path. A file of the table's own columns is loaded as it is;
+    one with columns for `other` is shaped here and streamed."""
+    if not peeked.extra_columns:
+        result = _bulk_load_unpacked(db, path, header, table, constants, cal_file)
+        if result is not None:
+            return result, Shaped(peeked.header, [], result.sentinels)
+    result, streamed = _bulk_load_streamed(db, path, table, columns, constants, cal_file)
+    return (result, streamed) if result is not None else (None, peeked)
+
+
+def _bulk_load_unpacked(db, path, header, table, constants, cal_file):
     """LoadResult of the file unpacked and loaded as it is, the shaping (-9999) done by
-    the statement; None when that cannot be (no bulk loads, the text NULL in the file,
-    or the server warned). Only for files whose every column is the table's: `other`
-    stays NULL, as the upsert path leaves it."""
-    folder = db.bulk_load_folder
-    if not folder:
-        return None
-    unpacked = os.path.join(folder, f".cal-{cal_file.file_id}-{os.getpid()}-{threading.get_ident()}.csv")
+    the statement; None when that cannot be (the text NULL in the file, or the server
+    warned). Only for files whose every column is the table's: `other` stays NULL, as
+    the upsert path leaves it."""
+    unpacked = os.path.join(db.bulk_load_folder,
+                            f".cal-{cal_file.file_id}-{os.getpid()}-{threading.get_ident()}.csv")
     try:
         if not readwrite.unpack_to(path, unpacked):
             return None
-        with readwrite.open_report_rows(unpacked) as (header, _):
-            pass
         skip = [h for h in header if h.lower() in ("publisher_id", "other")]
         return db.bulk_load_csv(table, unpacked, header, constants, skip=skip, integer_sentinel=SENTINEL)
     finally:
@@ -205,7 +205,7 @@ def _bulk_load_unpacked(db, path, table, constants, cal_file):
             os.unlink(unpacked)
 
 
-def _bulk_load(db, path, table, columns, constants, cal_file):
+def _bulk_load_streamed(db, path, table, columns, constants, cal_file):
     """(LoadResult, Shaped) of the file streamed into the bulk path, or (None, None) when
     it needs the upsert path. The file is read a second time, so the rows peeked at
     first need not be kept."""

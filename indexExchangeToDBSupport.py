@@ -297,11 +297,10 @@ class ImportRun(CronRun):
         self.started_at = self.reportids.now()
         if self.progress:
             self.progress.start(len(jobs))
-        scheduler = self.scheduler = RunScheduler(self, jobs, active, listed_at)
+        scheduler = RunScheduler(self, jobs, active, listed_at)
         try:
             scheduler.run()
         except KeyboardInterrupt:
-            self.stopping.set()
             scheduler.interrupted()
         if self.progress:
             self.progress.finish()

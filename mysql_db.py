@@ -35,7 +35,7 @@ log = logging.getLogger("mysql_db")
 DEFAULT_BATCH_SIZE = 1000          # rows per upsert statement: small enough to overlap with the next one's making
 # Galera's refusals of a transaction too big for one write set, by the setting at fault.
 WRITE_SET_LIMITS = {"wsrep_max_ws_rows": "wsrep_max_ws_rows exceeded", "wsrep_max_ws_size": "Maximum writeset size"}
-STATEMENTS_AHEAD = 2          # upsert statements made ahead of the server (each ~1 MB at 5,000 rows)
+STATEMENTS_AHEAD = 2          # upsert statements made ahead of the server (each some 200 KB at 1,000 rows)
 STRICT_SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 # Server errors that mean "this value does not fit this column".
 MYSQL_DATA_ERRORS = {1048, 1263, 1264, 1265, 1292, 1366, 1406, 1411}

@@ -168,30 +168,40 @@ def bulk_loadable(path):
     if packing(path) != "csv":
         return False
     # Read in chunks, not mapped: a mapped file's pages count toward the process's memory.
-    tail = b""
+    scan = _TextNullScan()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            if b"NULL" in tail + chunk[:3] or b"NULL" in chunk:
+            if scan.found_in(chunk):
                 return False
-            tail = chunk[-3:]
     return True
+
+
+class _TextNullScan:
+    """Whether the text NULL is in bytes read chunk by chunk, across chunk boundaries too."""
+
+    def __init__(self):
+        self.found = False
+        self._tail = b""
+
+    def found_in(self, chunk):
+        if not self.found:
+            self.found = b"NULL" in self._tail + chunk[:3] or b"NULL" in chunk
+            self._tail = chunk[-3:]
+        return self.found
 
 
 def unpack_to(path, target):
     """Write the unpacked bytes of a report file (plain, gzip or zip) to `target`; returns
     whether the result may go to the bulk load (no text NULL in it: see bulk_loadable)."""
-    loadable = True
-    tail = b""
+    scan = _TextNullScan()
     try:
         with _open_binary(path) as source, open(target, "wb") as out:
             for chunk in iter(lambda: source.read(1 << 20), b""):
-                if loadable and (b"NULL" in tail + chunk[:3] or b"NULL" in chunk):
-                    loadable = False
-                tail = chunk[-3:]
+                scan.found_in(chunk)
                 out.write(chunk)
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise ReportFileError(f"{path}: cannot unpack: {err or type(err).__name__}") from None
-    return loadable
+    return not scan.found
 
 
 @contextlib.contextmanager

@@ -9,8 +9,8 @@ limit, not our threads, sets the pace. So:
   ticks slow while no file can be ready and fast once one's expected readiness is near
   (learnt from the files seen ready so far);
 - a ready file frees its slot at once and is downloaded in a pool of its own, then
-  loaded in a small pool once the older files of its pair are loaded (earlier runs' first), so a slow
-  load never holds a run slot nor an older file overwrite a newer one.
+  loaded in a small pool once the older files of its pair are loaded (earlier runs'
+  first), so a slow load never holds a run slot nor an older file overwrite a newer one.
 
 The main thread only decides and polls; starting pairs and loading files run in pools.
 """
@@ -67,7 +67,6 @@ class FileJob:
     time_range: tuple = None          # (from, to) dates the list gave
     path: str = None                  # downloaded, waiting for its turn to load
     fetched: bool = False
-    finished: bool = False
 
     @property
     def where(self):
@@ -116,10 +115,8 @@ class RunScheduler:
         self.polled = {}                     # file_id -> FileJob waiting for its file
         self.slots_used = 0                  # runs this program may have in progress
         self.slots_given_up = 0              # ... of them, runs whose file was given up on (still running there)
-        self.peak_slots = 0
         self.futures = {}                    # future -> ("start", PairJob) or ("fetch"|"load", FileJob)
         self.estimate = ReadinessEstimate()
-        self.list_calls = 0
         self._starters = ThreadPoolExecutor(max_workers=min(self.cap, STARTERS), thread_name_prefix="start")
         self._fetchers = ThreadPoolExecutor(max_workers=min(self.cap, FETCHERS), thread_name_prefix="fetch")
         self._loaders = ThreadPoolExecutor(max_workers=LOADERS, thread_name_prefix="load")
@@ -178,12 +175,17 @@ class RunScheduler:
         not_begun, pending = len(self.to_start), len(self.polled)
         self.to_start.clear()
         for file in list(self.polled.values()):
-            del self.polled[file.file_id]
-            if file.holds_slot:
+            if self._stop_polling(file):
                 self.slots_used -= 1
-                file.holds_slot = False
             self._finished(file)
         self.importer.summary.add(pairs_not_begun=not_begun, files_pending=pending)
+
+    def _stop_polling(self, file):
+        """Take a file off the polled ones; whether it held a run slot (the caller decides
+        what becomes of the slot)."""
+        del self.polled[file.file_id]
+        held, file.holds_slot = file.holds_slot, False
+        return held
 
     # --- starting pairs ---
     def _start_pairs(self):
@@ -195,7 +197,7 @@ class RunScheduler:
                 return
             self.to_start.popleft()
             if job.run_new:
-                self._take_slot()
+                self.slots_used += 1
             self.futures[self._starters.submit(self.importer.start_pair, job, *self.start_args)] = ("start", job)
 
     def _no_slot_left(self):
@@ -209,10 +211,6 @@ class RunScheduler:
         self.importer.summary.problem(
             f"{len(runs_to_start)} pairs not begun: all {self.cap} runs allowed at once are still in progress at "
             f"Index Exchange (not ready within the wait of -r); they run next time")
-
-    def _take_slot(self):
-        self.slots_used += 1
-        self.peak_slots = max(self.peak_slots, self.slots_used)
 
     def _started(self, job, files):
         job.started = True
@@ -234,13 +232,12 @@ class RunScheduler:
         """Poll when a file is due; seconds until the next check (None: nothing to poll)."""
         if not self.polled:
             return None
-        now = self.clock()
-        if min(f.next_check for f in self.polled.values()) > now:
-            return max(0.0, min(f.next_check for f in self.polled.values()) - now)
-        asked_at = now
+        asked_at = self.clock()
+        due = min(f.next_check for f in self.polled.values())
+        if due > asked_at:
+            return due - asked_at
         try:
             ready = reportdownloadSupport.ready_files(self.importer.session, list(self.polled))
-            self.list_calls += 1
         except ApiError as err:
             # Index Exchange not answering (after the client's own retries): the files
             # keep waiting until their deadline.
@@ -259,12 +256,10 @@ class RunScheduler:
             self.futures[self._fetchers.submit(self.importer.fetch_file, file)] = ("fetch", file)
         for file in list(self.polled.values()):
             if now >= file.deadline:
-                del self.polled[file.file_id]
-                if file.holds_slot:
+                if self._stop_polling(file):
                     # Given up on, its run is still in progress at Index Exchange: the slot
                     # stays taken for the rest of this program's run.
                     self.slots_given_up += 1
-                    file.holds_slot = False
                 self.importer.not_ready(file, gone=file.expired)
                 self._finished(file)
             else:
@@ -284,7 +279,6 @@ class RunScheduler:
 
     def _finished(self, file):
         job = file.pair
-        file.finished = True
         if file in job.files:
             job.files.remove(file)
         self._load_next(job)

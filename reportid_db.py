@@ -53,6 +53,11 @@ def record_key(publisher_id, report_name):
     return f"{int(publisher_id)}\t{report_name}"
 
 
+def _file_name(key, length=20):
+    """A file name for a pair's key (report names hold any character)."""
+    return hashlib.sha1(key.encode()).hexdigest()[:length]
+
+
 class LeaseLostError(SuiteError):
     """This program's lease on a pair ran out and another host took the pair over."""
 
@@ -92,8 +97,8 @@ class ReportIdDB:
 
     @contextlib.contextmanager
     def pair_lock(self, publisher_id, report_name):
-        digest = hashlib.sha1(record_key(publisher_id, report_name).encode()).hexdigest()[:20]
-        with open(os.path.join(self.folder, "locks", digest), "a+") as handle:
+        with open(os.path.join(self.folder, "locks", _file_name(record_key(publisher_id, report_name))),
+                  "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -139,8 +144,7 @@ class ReportIdDB:
         handle.close()
 
     def _claim_path(self, publisher_id, report_name):
-        digest = hashlib.sha1(record_key(publisher_id, report_name).encode()).hexdigest()[:20]
-        return os.path.join(self.folder, "claims", digest)
+        return os.path.join(self.folder, "claims", _file_name(record_key(publisher_id, report_name)))
 
     def close(self):
         """Give back the claims, and fold the records saved meanwhile into the shelf (so
@@ -157,18 +161,25 @@ class ReportIdDB:
         if not os.path.islink(self._current):
             return {}
         records = dict(self._shelf_records())
-        try:
-            for path in self._saved_records():
-                with open(path, "rb") as f:
-                    key, record = pickle.load(f)
-                if record is None:
-                    records.pop(key, None)
-                else:
-                    records[key] = record
-        except Exception as err:  # a damaged database must say so, not pass for empty
-            raise ConfigurationError(f"reportID database {self.folder} cannot be read ({err}); "
-                                     f"restore it with json-to-ix-reportid-db.py or run tidy-reports.py") from None
+        for path in self._saved_records():
+            key, record = self._read_record(path)
+            if record is None:
+                records.pop(key, None)
+            else:
+                records[key] = record
         return {key: dict(record) for key, record in records.items()}
+
+    def _read_record(self, path):
+        """(key, record or None for deleted) of a saved record file."""
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except Exception as err:  # a damaged database must say so, not pass for empty
+            raise ConfigurationError(f"reportID database record {path} cannot be read ({err}); restore the "
+                                     f"database with json-to-ix-reportid-db.py or run tidy-reports.py") from None
+
+    def _record_path(self, key):
+        return os.path.join(self._records_folder(), _file_name(key, 24))
 
     def _shelf_records(self):
         """{key: record} of the current generation's shelf. A generation's shelf never
@@ -206,15 +217,15 @@ class ReportIdDB:
         """One pair's record (None: deleted) into the current generation, atomically."""
         if not os.path.islink(self._current):
             self._write({})
-        folder = self._records_folder()
+        target = self._record_path(key)
+        folder = os.path.dirname(target)
         os.makedirs(folder, exist_ok=True)
-        name = hashlib.sha1(key.encode()).hexdigest()[:24]
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}-")
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}-")
         with os.fdopen(fd, "wb") as f:
             pickle.dump((key, None if record is None else dict(record)), f, protocol=4)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(temporary, os.path.join(folder, name))
+        os.replace(temporary, target)
         _fsync_folder(folder)
 
     def all(self):
@@ -227,16 +238,8 @@ class ReportIdDB:
         with self._locked(exclusive=False):
             if not os.path.islink(self._current):
                 return None
-            saved = os.path.join(self._records_folder(), hashlib.sha1(key.encode()).hexdigest()[:24])
-            if os.path.exists(saved):
-                try:
-                    with open(saved, "rb") as f:
-                        _, record = pickle.load(f)
-                except Exception as err:  # damaged: say so, as `all` does
-                    raise ConfigurationError(f"reportID database record {saved} cannot be read ({err}); restore "
-                                             f"the database with json-to-ix-reportid-db.py") from None
-                return dict(record) if record is not None else None
-            record = self._shelf_records().get(key)
+            saved = self._record_path(key)
+            _, record = self._read_record(saved) if os.path.exists(saved) else (key, self._shelf_records().get(key))
             return dict(record) if record is not None else None
 
     def put(self, record):

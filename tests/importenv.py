@@ -77,6 +77,17 @@ def summary_figure(text, pattern, default=None):
     return int(match.group(1))
 
 
+def run_at_once(hosts, *args, timeout=180):
+    """Start index-exchange-to-db.py -R on every host (ImportEnv) at once and wait for all:
+    (files loaded, pairs left to other copies) summed over their summaries. Each must exit 0."""
+    runs = [host.script("-R", *args, wait=False) for host in hosts]
+    outputs = [p.communicate(timeout=timeout) for p in runs]
+    assert [p.returncode for p in runs] == [0] * len(runs), outputs
+    loaded = sum(summary_figure(out, r"files: (\d+) loaded") for out, _ in outputs)
+    left = sum(summary_figure(out, r"pairs left to other copies: (\d+)", default=0) for out, _ in outputs)
+    return loaded, left
+
+
 def wait_until(condition, what, seconds=60):
     """Poll `condition` until true; fail the test naming `what` after `seconds`."""
     import time

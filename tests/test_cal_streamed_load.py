@@ -144,7 +144,7 @@ def test_a_file_of_the_tables_own_columns_is_shaped_by_the_statement_as_python_w
     expected = table_rows(database)
     database.admin.execute(f"DELETE FROM {TABLE}")
     if names == "plain":     # loaded as it is; only the text NULL sends it through Python's shaping
-        monkeypatch.setattr(calSupport, "_bulk_load", lambda *a: pytest.fail("shaped in Python"))
+        monkeypatch.setattr(calSupport, "_bulk_load_streamed", lambda *a: pytest.fail("shaped in Python"))
     result, shaped = calSupport.load_file(streamed, path, TABLE, cal_file(9))
     assert result.method == "bulk" and result.rows == expected_result.rows == 600
     assert shaped.sentinels == expected_shape.sentinels > 0

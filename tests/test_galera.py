@@ -7,7 +7,7 @@ import pytest
 
 import mysql_db
 from calenv import CalEnv
-from importenv import REPORTS, ImportEnv, summary_figure, wait_until
+from importenv import REPORTS, ImportEnv, run_at_once, summary_figure, wait_until
 
 pytestmark = pytest.mark.galera
 
@@ -25,12 +25,7 @@ def test_two_hosts_on_two_nodes_share_the_pairs(sim, galera_nodes, tmp_path, htt
     expected_rows = pairs * sim.config.report_rows_per_period
     total_loaded = 0
     for _ in range(2):            # the second time the specs exist: no saves
-        runs = [first.script("-R", "-r", "3", *REPORTS, wait=False),
-                second.script("-R", "-r", "3", *REPORTS, wait=False)]
-        outputs = [p.communicate(timeout=180) for p in runs]
-        assert [p.returncode for p in runs] == [0, 0], outputs
-        loaded = sum(summary_figure(out, r"files: (\d+) loaded") for out, _ in outputs)
-        left = sum(summary_figure(out, r"pairs left to other copies: (\d+)", default=0) for out, _ in outputs)
+        loaded, left = run_at_once([first, second], "-r", "3", *REPORTS)
         assert loaded + left == 2 * pairs and loaded >= pairs
         total_loaded += loaded
         assert sim.stats()["saves"] == pairs, "one spec per pair across the hosts and nodes"

@@ -50,16 +50,21 @@ def test_half_written_generation_left_by_a_kill_is_ignored_and_cleaned(tmp_path)
     assert len(db.all()) == 2
 
 
+def put_killed_at_its_rename(tmp_path, publisher_id, name, report_id):
+    """Exit code of a process killed putting a record, right before its atomic rename."""
+    code = ("import os, reportid_db\n"
+            "db = reportid_db.ReportIdDB(%r)\n"
+            "os.replace = lambda *a: os._exit(9)\n"
+            "db.put({'publisher_id': %d, 'report_name': %r, 'reportID': %d})\n") % (
+        str(tmp_path), publisher_id, name, report_id)
+    return subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__))).returncode
+
+
 def test_kill_during_write_leaves_the_old_or_the_new(tmp_path):
     db = reportid_db.ReportIdDB(tmp_path)
     db.put(record(1, "A", 100))
     # A process killed right after writing its new generation, before switching to it.
-    code = ("import os, reportid_db\n"
-            "db = reportid_db.ReportIdDB(%r)\n"
-            "os.replace = lambda *a: os._exit(9)\n"
-            "db.put({'publisher_id': 2, 'report_name': 'B', 'reportID': 200})\n") % str(tmp_path)
-    result = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.returncode == 9
+    assert put_killed_at_its_rename(tmp_path, 2, "B", 200) == 9
     assert set(db.all()) == {"1\tA"}
     db.put(record(3, "C", 300))
     assert set(db.all()) == {"1\tA", "3\tC"}
@@ -101,12 +106,7 @@ def test_many_saves_are_folded_as_they_go(tmp_path, monkeypatch):
 def test_kill_while_saving_a_record_leaves_the_old_one(tmp_path):
     db = reportid_db.ReportIdDB(tmp_path)
     db.put(record(1, "A", 100))
-    code = ("import os, reportid_db\n"
-            "db = reportid_db.ReportIdDB(%r)\n"
-            "os.replace = lambda *a: os._exit(9)\n"
-            "db.put({'publisher_id': 1, 'report_name': 'A', 'reportID': 111})\n") % str(tmp_path)
-    result = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.returncode == 9
+    assert put_killed_at_its_rename(tmp_path, 1, "A", 111) == 9
     assert db.get(1, "A")["reportID"] == 100 and len(db.all()) == 1
     db.close()
     assert db.get(1, "A")["reportID"] == 100

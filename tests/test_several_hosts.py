@@ -12,7 +12,7 @@ import pytest
 import mysql_db
 import reportid_db
 from conftest import ROOT
-from importenv import REPORTS, ImportEnv, summary_figure, wait_until
+from importenv import REPORTS, ImportEnv, run_at_once, wait_until
 
 MYSQL_STORE = {"PROGSALESREPORTIDSTORE": "mysql"}
 PAIRS = 4 * len(REPORTS)
@@ -76,12 +76,20 @@ def test_a_claim_excludes_every_other_program_until_released(store, tmp_path, da
         other.close()
 
 
-def test_a_lease_runs_out_when_its_holder_stops_renewing(mariadb_database, tmp_path):
+@pytest.fixture
+def lease_connections(mariadb_database, tmp_path):
+    """Connections as the importing user to a database with the reporting tables."""
     import settings as settings_module
     import mysql_db_reporting
     mysql_db.create_tables(mariadb_database.admin, mysql_db_reporting.REPORTING_TABLES)
     env = {"HOME": str(tmp_path), **mariadb_database.settings_env, **MYSQL_STORE}
     connections = mysql_db.ConnectionPerThread(settings_module.load_settings(environ=env))
+    yield connections
+    connections.close()
+
+
+def test_a_lease_runs_out_when_its_holder_stops_renewing(lease_connections):
+    connections = lease_connections
     dead = reportid_db.MySQLReportIdDB(connections, 2, host="dead-host")
     alive = reportid_db.MySQLReportIdDB(connections, 2, host="alive-host")
     try:
@@ -96,15 +104,10 @@ def test_a_lease_runs_out_when_its_holder_stops_renewing(mariadb_database, tmp_p
     finally:
         alive.close()
         dead.close()
-        connections.close()
 
 
-def test_a_renewed_lease_outlives_its_length(mariadb_database, tmp_path):
-    import settings as settings_module
-    import mysql_db_reporting
-    mysql_db.create_tables(mariadb_database.admin, mysql_db_reporting.REPORTING_TABLES)
-    env = {"HOME": str(tmp_path), **mariadb_database.settings_env, **MYSQL_STORE}
-    connections = mysql_db.ConnectionPerThread(settings_module.load_settings(environ=env))
+def test_a_renewed_lease_outlives_its_length(mariadb_database, lease_connections):
+    connections = lease_connections
     holder = reportid_db.MySQLReportIdDB(connections, 2, host="busy-host")
     other = reportid_db.MySQLReportIdDB(connections, 2, host="other-host")
     try:
@@ -120,7 +123,6 @@ def test_a_renewed_lease_outlives_its_length(mariadb_database, tmp_path):
     finally:
         other.close()
         holder.close()
-        connections.close()
 
 
 def test_the_mysql_store_needs_its_table(mariadb_database, tmp_path):
@@ -142,12 +144,7 @@ def test_two_hosts_started_at_once_share_the_pairs(sim, mariadb_database, tmp_pa
     expected = len(first.publishers) * len(REPORTS) * sim.config.report_rows_per_period
     total_loaded = 0
     for repeat in range(2):      # the second time round the specs exist: no saves
-        runs = [first.script("-R", "-r", "3", *REPORTS, wait=False),
-                second.script("-R", "-r", "3", *REPORTS, wait=False)]
-        outputs = [p.communicate(timeout=120) for p in runs]
-        assert [p.returncode for p in runs] == [0, 0], outputs
-        loaded = sum(summary_figure(out, r"files: (\d+) loaded") for out, _ in outputs)
-        left = sum(summary_figure(out, r"pairs left to other copies: (\d+)", default=0) for out, _ in outputs)
+        loaded, left = run_at_once([first, second], "-r", "3", *REPORTS, timeout=120)
         assert loaded + left == 2 * len(first.publishers) * len(REPORTS) and loaded >= len(first.publishers) * len(REPORTS)
         total_loaded += loaded
         assert sim.stats()["saves"] == len(first.publishers) * len(REPORTS), "one spec per pair across hosts"
