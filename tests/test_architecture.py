@@ -1,5 +1,7 @@
 """The suite's shape, checked so it cannot erode silently (README, "Architecture"):
-which module may import which, and SQL only in mysql_db*.py."""
+which module may import which, SQL only in the database modules, the engine package's
+own rules (drivers only in their dialects, no engine tests outside it), modules of a
+size a person can read, and no import cycle."""
 
 import ast
 import glob
@@ -14,6 +16,8 @@ from conftest import ROOT
 STDLIB = set(sys.stdlib_module_names)
 THIRD_PARTY = {"requests", "urllib3", "dotenv", "mysql", "_mysql_connector", "grafana_foundation_sdk", "matplotlib",
                "yaml", "jsonschema", "ijson"}
+ENGINE_PACKAGE = "dbengine"
+MAX_LINES = 600
 
 
 def top_level(name):
@@ -21,23 +25,35 @@ def top_level(name):
 
 
 def source_files():
-    """{module or script name: path} of the suite's own top-level Python files."""
-    return {os.path.basename(p)[:-3]: p for p in glob.glob(os.path.join(ROOT, "*.py"))}
+    """{module or script name: path} of the suite's own Python files: the top level, and
+    the engine package's modules as dbengine.<name>."""
+    files = {os.path.basename(p)[:-3]: p for p in glob.glob(os.path.join(ROOT, "*.py"))}
+    for path in glob.glob(os.path.join(ROOT, ENGINE_PACKAGE, "*.py")):
+        name = os.path.basename(path)[:-3]
+        files[ENGINE_PACKAGE if name == "__init__" else f"{ENGINE_PACKAGE}.{name}"] = path
+    return files
 
 
 LIBRARY = {name: path for name, path in source_files().items() if "-" not in name}
 SCRIPTS = {name: path for name, path in source_files().items() if "-" in name}
 
 
+def _module_name(dotted):
+    """A library module's name for a dotted import (dbengine.base stays whole), else its top level."""
+    return dotted if dotted in LIBRARY else top_level(dotted)
+
+
 def imports(path):
-    """The top-level names of the modules a file imports (anywhere in it)."""
+    """The modules a file imports (anywhere in it): library modules by their names here,
+    the rest by their top-level names."""
     tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {top_level(alias.name) for alias in node.names}
+            found |= {_module_name(alias.name) for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(top_level(node.module))
+            found.add(_module_name(node.module))
+            found |= {f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in LIBRARY}
             if node.module == "standins":
                 found.add("standins")
     return found
@@ -51,20 +67,38 @@ def is_api(name):
     return name.endswith("API")
 
 
+def in_engine(name):
+    return name == ENGINE_PACKAGE or name.startswith(ENGINE_PACKAGE + ".")
+
+
 def is_database(name):
-    return name.startswith("mysql_db")
+    """The database layer: the facade mysql_db.py, the table modules mysql_db_*.py, and
+    the engine package."""
+    return name.startswith("mysql_db") or in_engine(name)
 
 
 def is_support(name):
     return name.endswith(("Support", "Wrapper"))
 
 
+def run_modules():
+    """The modules that define a cron program's run: a class on cronrun.CronRun."""
+    found = []
+    for name, path in LIBRARY.items():
+        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+        if any(isinstance(node, ast.ClassDef) and any(getattr(base, "id", None) == "CronRun" for base in node.bases)
+               for node in ast.walk(tree)):
+            found.append(name)
+    return sorted(found)
+
+
 def test_the_layers_are_where_the_readme_says():
     assert {n for n in LIBRARY if is_api(n)} >= {"authenticationAPI", "calAPI", "reportdownloadAPI",
                                                 "reportmanagementAPI"}
-    assert {n for n in LIBRARY if is_database(n)} == {"mysql_db", "mysql_db_reporting", "mysql_db_cal", "mysql_db_health",
-                                                     "mysql_db_grafana", "mysql_db_securereporter", "mysql_db_statements"}
+    assert {"mysql_db", "mysql_db_reporting", "dbengine.base", "dbengine.mysql_engine",
+            "dbengine.sqlite_engine"} <= {n for n in LIBRARY if is_database(n)}
     assert "cronrun" in LIBRARY and os.path.isdir(os.path.join(ROOT, "standins"))
+    assert {"indexExchangeToDBSupport", "calWrapper"} <= set(run_modules())
 
 
 @pytest.mark.parametrize("name", sorted(n for n in LIBRARY if is_api(n)))
@@ -73,13 +107,42 @@ def test_api_modules_import_nothing_above_the_http_layer(name):
     assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
 
 
-@pytest.mark.parametrize("name", sorted(n for n in LIBRARY if is_database(n)))
-def test_database_modules_import_only_the_base(name):
-    allowed = {"errors", "utility", "mysql_db"}
+@pytest.mark.parametrize("name", sorted(n for n in LIBRARY if is_database(n) and not in_engine(n)))
+def test_table_modules_import_only_the_facade_and_the_base(name):
+    allowed = {"errors", "utility", "mysql_db"} | ({n for n in LIBRARY if in_engine(n)} if name == "mysql_db" else set())
     assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
 
 
-@pytest.mark.parametrize("name", ["indexExchangeToDBSupport", "calWrapper", "secureReporterWrapper", "cxreportsWrapper"])
+@pytest.mark.parametrize("name", sorted(n for n in LIBRARY if in_engine(n)))
+def test_the_engine_package_imports_only_itself_and_the_base(name):
+    allowed = {"errors", "utility"} | {n for n in LIBRARY if in_engine(n)}
+    assert own_imports(LIBRARY[name]) <= allowed, f"{name} may import only {sorted(allowed)}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in {**LIBRARY, **SCRIPTS} if not is_database(n)))
+def test_only_the_facade_is_imported_from_outside_the_database_layer(name):
+    used = own_imports({**LIBRARY, **SCRIPTS}[name])
+    assert not {m for m in used if in_engine(m)}, f"{name} imports the engine package: import mysql_db instead"
+
+
+DRIVERS = {"mysql": "dbengine.mysql_engine", "_mysql_connector": "dbengine.mysql_engine",
+           "sqlite3": "dbengine.sqlite_engine"}
+
+
+@pytest.mark.parametrize("name", sorted({**LIBRARY, **SCRIPTS}))
+def test_database_drivers_are_imported_only_by_their_dialect(name):
+    used = imports({**LIBRARY, **SCRIPTS}[name])
+    wrong = [driver for driver, dialect in DRIVERS.items() if driver in used and name != dialect]
+    assert not wrong, f"{name} imports {wrong}: only {sorted(set(DRIVERS.values()))} may"
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_library_modules_stay_readable(name):
+    lines = sum(1 for _ in open(LIBRARY[name], encoding="utf-8"))
+    assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by concern (at most ~{MAX_LINES})"
+
+
+@pytest.mark.parametrize("name", run_modules())
 def test_orchestrators_call_support_never_an_api_module(name):
     assert not {m for m in own_imports(LIBRARY[name]) if is_api(m)}
 
@@ -89,7 +152,7 @@ def test_library_modules_import_no_script_cli_or_stand_in(name):
     used = own_imports(LIBRARY[name])
     assert "cli" not in used or name == "cli", "cli.py serves the scripts only"
     assert "standins" not in used, "stand-ins are not what cron runs"
-    assert used <= set(LIBRARY), f"{name} imports {sorted(used - set(LIBRARY))}"
+    assert used <= set(LIBRARY) | {ENGINE_PACKAGE}, f"{name} imports {sorted(used - set(LIBRARY))}"
     text = open(LIBRARY[name], encoding="utf-8").read()
     assert not re.search(r"(run_path|spec_from_file_location|import_module)\(", text), "no script loaded"
 

@@ -1,0 +1,74 @@
+"""Set-up: creating the suite's tables and granting on them, run as a user that may (never
+the importing user). An account is never created: one that does not exist is refused."""
+
+import contextlib
+import re
+
+from dbengine.errors import DatabaseError
+from dbengine.mysql_literals import literal
+from errors import ConfigurationError
+
+
+def create_tables(db, ddl_by_name):
+    """Create the tables that do not exist yet; returns the names created."""
+    created = []
+    for name, ddl in ddl_by_name.items():
+        if db.table_exists(name):
+            continue
+        db.execute_script([ddl + db.table_options])
+        created.append(name)
+    return created
+
+
+_ACCOUNT = re.compile(r"([A-Za-z0-9_.\-]{1,80})(?:@([A-Za-z0-9_.%:\-]{1,255}))?")
+
+
+def existing_accounts(db, account, option="--grant-to"):
+    """[(user, host)] for `account` ("NAME" or "NAME@HOST") that exist on the server.
+    NAME alone means every host NAME exists for. An account that does not exist is a
+    ConfigurationError: the suite never creates one (a GRANT to a missing account makes
+    it, with no password, on MariaDB)."""
+    match = _ACCOUNT.fullmatch(account or "")
+    if not match:
+        raise ConfigurationError(f"{option}: {account!r} is not NAME or NAME@HOST (a plain MySQL account)")
+    user, host = match.groups()
+    try:
+        hosts = [h.decode() if isinstance(h, bytes) else h
+                 for (h,) in db.fetch_all("SELECT Host FROM mysql.user WHERE User = %s", (user,))]
+    except DatabaseError as err:
+        raise ConfigurationError(f"{option}: cannot check that the account {user} exists ({err}); "
+                                 f"run this as a user that may read mysql.user") from None
+    if host is not None:
+        hosts = [h for h in hosts if h == host]
+    if not hosts:
+        named = f"'{user}'@'{host}'" if host is not None else f"'{user}'"
+        raise ConfigurationError(
+            f"{option}: the MySQL account {named} does not exist, and this program never creates one; "
+            f"create it first: CREATE USER '{user}'@'{host or 'HOST'}' IDENTIFIED BY '...'")
+    return [(user, h) for h in hosts]
+
+
+def grant(db, accounts, privileges, tables):
+    """GRANT `privileges` on `tables` to existing `accounts`; the session refuses to create
+    an account implicitly (NO_AUTO_CREATE_USER; MySQL 8 never does)."""
+    with contextlib.suppress(DatabaseError):      # MySQL 8 has no such mode, and needs none
+        db.execute_script(["SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_CREATE_USER')"])
+    for user, host in accounts:
+        for table in tables:
+            db.execute_script([f"GRANT {privileges} ON {db._quote(table)} TO {literal(user)}@{literal(host)}"])
+
+
+def grant_import_rights(db, account, tables):
+    """Give the importing account what the import path needs, and no more; returns the
+    accounts granted to."""
+    accounts = existing_accounts(db, account)
+    grant(db, accounts, "SELECT, INSERT, UPDATE", tables)
+    return accounts
+
+
+def grant_read_rights(db, account, tables):
+    """SELECT only, on those of `tables` that exist, for a reading account (Grafana's);
+    returns the accounts granted to."""
+    accounts = existing_accounts(db, account, option="--grafana-user")
+    grant(db, accounts, "SELECT", [t for t in tables if db.table_exists(t)])
+    return accounts

@@ -1,0 +1,99 @@
+"""The SQLite dialect, the embedded engine (the only module that imports sqlite3): one
+writer at a time, and every value checked in Python with the rules a strict MySQL server
+applies (dbengine.columns), since SQLite stores whatever it is given."""
+
+import sqlite3
+
+from dbengine.base import Database
+from dbengine.columns import Column, first_problem, parse_type
+from dbengine.errors import DatabaseConnectionError, DatabaseError, NoSuchTableError
+
+
+class SQLiteDatabase(Database):
+    """The embedded engine (a file, no server): the same interface and the same value
+    checks a strict MySQL server makes, made here in Python; one writer at a time
+    (BEGIN IMMEDIATE), so counting existing keys before each batch is exact."""
+
+    engine = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as err:
+            raise DatabaseConnectionError(f"cannot open SQLite database {self.path}: {err}") from None
+
+    def _quote(self, name):
+        return '"' + name.replace('"', '""') + '"'
+
+    def _begin(self):
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self):
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    def _rollback(self):
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _execute(self, sql, params):
+        try:
+            return self._conn.execute(_to_sqlite(sql), tuple(params)).rowcount
+        except sqlite3.Error as err:
+            raise DatabaseError(f"SQLite error: {err}") from None
+
+    def _fetch(self, sql, params):
+        try:
+            return self._conn.execute(_to_sqlite(sql), tuple(params)).fetchall()
+        except sqlite3.Error as err:
+            raise DatabaseError(f"SQLite error: {err}") from None
+
+    def execute_script(self, statements):
+        for statement in statements:
+            self._execute(statement, ())
+
+    def table_columns(self, table):
+        if table not in self._columns_cache:
+            rows = self._conn.execute(f"PRAGMA table_info({self._quote(table)})").fetchall()
+            if not rows:
+                raise NoSuchTableError(table)
+            columns = []
+            for _, name, declared, notnull, default, pk in rows:
+                kind, length, precision, scale, unsigned = parse_type(declared or "")
+                columns.append(Column(name=name, data_type=kind, nullable=not notnull and not pk,
+                                      primary_key=bool(pk), has_default=default is not None or not notnull,
+                                      max_length=length, precision=precision, scale=scale, unsigned=unsigned))
+            self._columns_cache[table] = columns
+        return self._columns_cache[table]
+
+    def _upsert_sql(self, table, columns, key_columns):
+        names = [self._quote(c.name) for c in columns]
+        sql = f"INSERT INTO {self._quote(table)} ({', '.join(names)}) VALUES ({', '.join(['?'] * len(names))})"
+        keys = {k.name.lower() for k in key_columns}
+        if key_columns and keys <= {c.name.lower() for c in columns}:
+            updates = [f"{n}=excluded.{n}" for c, n in zip(columns, names) if c.name.lower() not in keys]
+            target = ", ".join(self._quote(k.name) for k in key_columns)
+            sql += f" ON CONFLICT({target}) DO " + (f"UPDATE SET {', '.join(updates)}" if updates else "NOTHING")
+        return sql
+
+    def _insert_batch(self, sql, batch, first_row_number, table, columns):
+        # SQLite stores what it is given whatever the declared type, so the checks a
+        # strict MySQL server makes are made here.
+        located = first_problem(batch, columns, first_row_number, table)
+        if located:
+            raise located
+        try:
+            self._conn.executemany(sql, batch)
+        except sqlite3.Error as err:
+            raise DatabaseError(f"loading {table}, rows {first_row_number}-{first_row_number + len(batch) - 1}: "
+                                f"SQLite error: {err}") from None
+
+
+def _to_sqlite(sql):
+    """Our few hand-written statements use %s placeholders; SQLite wants ?."""
+    return sql.replace("%s", "?")
