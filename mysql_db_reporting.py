@@ -186,9 +186,7 @@ RECORD_COLUMNS = ("publisher_id", "report_name", "reportID", "fingerprint", "tit
 
 
 def _now(db):
-    if db.engine == "sqlite":
-        return "((julianday('now') - 2440587.5) * 86400.0)"
-    return "UNIX_TIMESTAMP(NOW(6))"
+    return db.now_seconds_sql
 
 
 def server_time(db):
@@ -222,9 +220,7 @@ def ensure_pair_row(db, publisher_id, report_name):
     """The pair's row, made when missing; a row another host made meanwhile is kept as it
     is. (Not INSERT IGNORE: it would also turn a name too long for the column into a
     warning and a truncated key.)"""
-    keep = "ON CONFLICT DO NOTHING" if db.engine == "sqlite" else "ON DUPLICATE KEY UPDATE publisher_id = publisher_id"
-    db.execute(f"INSERT INTO {REPORT_IDS_TABLE} (publisher_id, report_name) VALUES (%s, %s) {keep}",
-               (int(publisher_id), report_name))
+    db.insert_if_missing(REPORT_IDS_TABLE, ["publisher_id", "report_name"], (int(publisher_id), report_name))
 
 
 def take_lease(db, publisher_id, report_name, holder, seconds, not_worked_since=None):

@@ -35,7 +35,7 @@ def set_up_tables(db, ddl_by_name, grant_to=None, grafana_user=None, after_creat
     if after_create:
         after_create(db)
     importers, readers = [], []
-    if db.engine == "mysql":
+    if db.grants_apply:
         if grant_to:
             importers = mysql_db.grant_import_rights(db, grant_to, list(ddl_by_name) +
                                                      list(mysql_db_health.HEALTH_TABLES))
@@ -46,11 +46,8 @@ def set_up_tables(db, ddl_by_name, grant_to=None, grafana_user=None, after_creat
 
 def set_up(settings, user, password, ddl_by_name, grant_to=None, grafana_user=None, after_create=None):
     """set_up_tables on a connection of its own as `user` (the configured user when None)."""
-    db = mysql_db.connect(settings, user=user, password=password)
-    try:
+    with mysql_db.connect(settings, user=user, password=password) as db:
         return set_up_tables(db, ddl_by_name, grant_to, grafana_user, after_create)
-    finally:
-        db.close()
 
 
 def add_grant_options(parser):

@@ -54,11 +54,19 @@ class Database:
     (`load_rows`, `bulk_load_csv`), transactions (`transaction`, `run_transaction`, which
     runs one again when the server ended it), a few statements and queries, and the
     table's columns as the server declares them. Not shared between threads (see
-    ConnectionPerThread); the engines below fill in the SQL."""
+    ConnectionPerThread); the dialects fill in the SQL. A context manager: `with
+    mysql_db.connect(settings) as db:` closes it however the block ends.
 
-    engine = None
+    Where the engines differ, callers use a hook instead of testing `engine`:
+    `now_seconds_sql` (the server's clock in SQL), `insert_if_missing` (a row made only
+    when its key is not there yet), `grants_apply` (whether the engine has accounts to
+    grant to), `table_options` (what CREATE TABLE adds)."""
+
+    engine = None             # the dialect's name, for messages; callers use the hooks below
     placeholder = "%s"
     table_options = ""        # what CREATE TABLE adds after the columns
+    now_seconds_sql = None    # SQL for the server's clock in seconds since 1970, UTC (fractional)
+    grants_apply = False      # whether the engine has accounts and GRANT (MySQL), or none (SQLite)
 
     # Whether _insert_batch counts the rows whose key existed (MySQL: in the statement
     # itself); otherwise load_rows looks the keys up first (SQLite, one writer at a time).
@@ -69,14 +77,42 @@ class Database:
         self._columns_cache = {}
         self._conn = None
         self.transactions_retried = 0
+        self.closed = False
 
     def close(self):
+        self.closed = True
         with contextlib.suppress(Exception):
             self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
     # engine hooks
     def _quote(self, name):
         raise NotImplementedError
+
+    def quote(self, name):
+        """An identifier (a table or column name already checked) quoted for this engine."""
+        return self._quote(name)
+
+    def _keep_existing_clause(self, table, columns):
+        """What an INSERT of `columns` ends with so that a row whose key exists is left as
+        it is (not INSERT IGNORE, which would also turn a value too long for its column into
+        a warning and a truncated key)."""
+        raise NotImplementedError
+
+    def insert_if_missing(self, table, columns, values):
+        """Insert one row unless its key is in `table` already (made by another program
+        meanwhile, say), in which case that row is kept as it is. `columns` are names the
+        caller wrote (never from a file); returns the rows inserted (0 or 1)."""
+        names = ", ".join(self._quote(c) for c in columns)
+        marks = ", ".join([self.placeholder] * len(columns))
+        return self.execute(f"INSERT INTO {self._quote(table)} ({names}) VALUES ({marks}) "
+                            f"{self._keep_existing_clause(table, columns)}", values)
 
     def table_columns(self, table):
         raise NotImplementedError

@@ -46,6 +46,8 @@ class MySQLDatabase(MySQLBulkLoading, Database):
 
     engine = "mysql"
     counts_existing_in_statement = True
+    now_seconds_sql = "UNIX_TIMESTAMP(NOW(6))"
+    grants_apply = True
     # Explicit, whatever the database's default: on a latin1 database a site name such
     # as 'Łódź Daily 🎉' would otherwise not fit, and its file stay pending forever.
     table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
@@ -160,6 +162,10 @@ class MySQLDatabase(MySQLBulkLoading, Database):
 
     def _quote(self, name):
         return "`" + name.replace("`", "``") + "`"
+
+    def _keep_existing_clause(self, table, columns):
+        first = self._quote(columns[0])
+        return f"ON DUPLICATE KEY UPDATE {first} = {first}"
 
     def _begin(self):
         # End any implicit read snapshot; then a clean transaction.

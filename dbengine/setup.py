@@ -55,7 +55,7 @@ def grant(db, accounts, privileges, tables):
         db.execute_script(["SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_CREATE_USER')"])
     for user, host in accounts:
         for table in tables:
-            db.execute_script([f"GRANT {privileges} ON {db._quote(table)} TO {literal(user)}@{literal(host)}"])
+            db.execute_script([f"GRANT {privileges} ON {db.quote(table)} TO {literal(user)}@{literal(host)}"])
 
 
 def grant_import_rights(db, account, tables):

@@ -16,6 +16,7 @@ class SQLiteDatabase(Database):
 
     engine = "sqlite"
     placeholder = "?"
+    now_seconds_sql = "((julianday('now') - 2440587.5) * 86400.0)"
 
     def __init__(self, path):
         super().__init__()
@@ -29,6 +30,9 @@ class SQLiteDatabase(Database):
 
     def _quote(self, name):
         return '"' + name.replace('"', '""') + '"'
+
+    def _keep_existing_clause(self, table, columns):
+        return "ON CONFLICT DO NOTHING"
 
     def _begin(self):
         self._conn.execute("BEGIN IMMEDIATE")

@@ -136,6 +136,22 @@ def test_database_drivers_are_imported_only_by_their_dialect(name):
     assert not wrong, f"{name} imports {wrong}: only {sorted(set(DRIVERS.values()))} may"
 
 
+ENGINE_TEST = re.compile(r"\bengine\s*[!=]=|[!=]=\s*\S*\.engine\b")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in {**LIBRARY, **SCRIPTS} if not in_engine(n)))
+def test_no_engine_test_outside_the_engine_package(name):
+    """Engine differences are hooks on the engine, not `db.engine ==` branches."""
+    text = open({**LIBRARY, **SCRIPTS}[name], encoding="utf-8").read()
+    found = [line.strip() for line in text.splitlines() if ENGINE_TEST.search(line)]
+    assert not found, f"{name} tests the engine: {found}"
+
+
+def test_the_engine_test_finds_engine_tests():
+    assert ENGINE_TEST.search('if db.engine == "sqlite":') and ENGINE_TEST.search('"mysql" != db.engine')
+    assert not ENGINE_TEST.search("the engine's hooks")
+
+
 @pytest.mark.parametrize("name", sorted(LIBRARY))
 def test_library_modules_stay_readable(name):
     lines = sum(1 for _ in open(LIBRARY[name], encoding="utf-8"))

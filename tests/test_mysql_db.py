@@ -168,12 +168,24 @@ def test_columns_are_read_from_the_server(stats):
 
 def test_connect_from_settings(stats, tmp_path):
     env = dict(stats.settings_env, HOME=str(tmp_path))
-    db = mysql_db.connect(settings.load_settings(environ=env))
-    try:
+    with mysql_db.connect(settings.load_settings(environ=env)) as db:
         assert db.engine == ("sqlite" if stats.engine == "sqlite" else "mysql")
         assert db.load_rows("prog_ix_stats", HEADER, make_rows(2), constants={"publisher_id": 5}).inserted == 2
-    finally:
-        db.close()
+    assert db.closed, "closed when the block ended"
+
+
+def test_engine_hooks_agree(stats):
+    """What callers use instead of testing the engine: the server's clock, a row made only
+    when missing (a row already there kept as it is), whether grants apply."""
+    import time
+    assert abs(float(stats.db.fetch_all(f"SELECT {stats.db.now_seconds_sql}")[0][0]) - time.time()) < 60
+    stats.db.load_rows("prog_ix_stats", HEADER, [["2026-06-01 00:00:00", "1", "kept", "1", "1"]],
+                       constants={"publisher_id": 7})
+    keys = ["day", "publisher_id", "site_id", "site_name"]
+    assert stats.db.insert_if_missing("prog_ix_stats", keys, ("2026-06-01 00:00:00", 7, 1, "other")) in (0, 2)
+    assert stats.db.insert_if_missing("prog_ix_stats", keys, ("2026-06-01 00:00:00", 7, 2, "new")) == 1
+    assert stats.rows("SELECT site_id, site_name FROM prog_ix_stats ORDER BY site_id") == [(1, "kept"), (2, "new")]
+    assert stats.db.grants_apply == (stats.engine != "sqlite")
 
 
 # --- MySQL only ---------------------------------------------------------------------------
