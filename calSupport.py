@@ -16,11 +16,11 @@ import mysql_db_cal
 import mysql_db_reporting
 import readwrite
 from errors import ConfigurationError, ReportFileError
+from mysql_db import is_integer_text
 
 log = logging.getLogger("cal")
 
 SENTINEL = "-9999"
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclasses.dataclass
@@ -123,7 +123,7 @@ def shaped_rows(header, rows, columns, shaped, where="CAL file"):
                                   f"nothing of it was loaded")
         out = [row[i] for i in keep]
         for n in integer_positions:
-            if not _INTEGER.fullmatch(out[n]):
+            if not is_integer_text(out[n]):
                 out[n] = SENTINEL
                 shaped.sentinels += 1
         if has_other:

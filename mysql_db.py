@@ -10,7 +10,8 @@ picks one from settings.
 """
 
 from dbengine.base import DEFAULT_BATCH_SIZE, Database, LoadResult, now_text
-from dbengine.columns import INTEGER_TYPES, Column, value_problem
+from dbengine.columns import (DECIMAL, INTEGER, INTEGER_TYPES, TEXT, TIME, TYPE_FAMILIES, Column,
+                              is_integer_text, value_problem)
 from dbengine.connecting import ConnectionPerThread, connect, tls_options
 from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostError, DatabaseDeadlockError,
                              DatabaseError, DatabaseLoginError, DatabasePermissionError, InvalidColumnsError,
@@ -22,6 +23,7 @@ from dbengine.sqlite_engine import SQLiteDatabase
 
 __all__ = [
     "DEFAULT_BATCH_SIZE", "Database", "LoadResult", "now_text", "INTEGER_TYPES", "Column", "value_problem",
+    "TIME", "INTEGER", "DECIMAL", "TEXT", "TYPE_FAMILIES", "is_integer_text",
     "ConnectionPerThread", "connect", "tls_options", "DatabaseConnectionError", "DatabaseConnectionLostError",
     "DatabaseDeadlockError", "DatabaseError", "DatabaseLoginError", "DatabasePermissionError",
     "InvalidColumnsError", "MalformedRowError", "MissingColumnsError", "NoSuchTableError", "TransientDatabaseError",

@@ -8,8 +8,8 @@ other names are guessed from their form and marked so.
 
 import mysql_db
 import mysql_db_reporting
+from mysql_db import DECIMAL, INTEGER, TEXT, TIME, TYPE_FAMILIES
 
-TIME, INTEGER, DECIMAL, TEXT = "time", "integer", "decimal", "text"
 KNOWN_FIELDS = {
     "day": TIME, "hour": TIME, "month": TIME,
     "impressions": INTEGER, "slot_request": INTEGER, "bid_request": INTEGER, "site_id": INTEGER,
@@ -25,9 +25,7 @@ BLANK = "omitted"
 # Names that describe an id of the same row: with the id in the key they need not be.
 NAME_OF_ID = {"site_name": "site_id", "domain": "site_id", "partner_name": "partner_id", "deal_name": "deal_id"}
 
-COLUMN_TYPES = {TIME: {"datetime", "timestamp", "date"}, INTEGER: mysql_db.INTEGER_TYPES,
-                DECIMAL: {"decimal", "numeric", "double", "float", "real"},
-                TEXT: {"char", "varchar", "tinytext", "text", "mediumtext"}}
+COLUMN_TYPES = TYPE_FAMILIES
 CREATE_TYPES = {TIME: "datetime NOT NULL", INTEGER: "bigint NOT NULL DEFAULT 0",
                 DECIMAL: "decimal(24,8) NOT NULL DEFAULT 0", TEXT: "varchar(255) NOT NULL DEFAULT ''"}
 

@@ -29,7 +29,26 @@ class Column:
 _INT_RANGES = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
 INTEGER_TYPES = frozenset(_INT_RANGES)
 
+# The families of declared types, by what their values are: the schema check compares a
+# report field's kind with these, and value_problem checks values by them.
+TIME, INTEGER, DECIMAL, TEXT = "time", "integer", "decimal", "text"
+TYPE_FAMILIES = {
+    TIME: frozenset({"datetime", "timestamp", "date"}),
+    INTEGER: INTEGER_TYPES,
+    DECIMAL: frozenset({"decimal", "numeric", "double", "float", "real"}),
+    TEXT: frozenset({"char", "varchar", "tinytext", "text", "mediumtext"}),
+}
+
+# The integer rule: an optional sign, then ASCII digits (no spaces, no exponent, no other
+# scripts' digits). The same rule in SQL for the MySQL bulk path, which applies it on the
+# server (\z: the very end, where $ would also match before a final newline).
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+INTEGER_SQL_REGEXP = "^[+-]?[0-9]+\\z"
+
+
+def is_integer_text(value):
+    """Whether a text is an integer by the suite's rule (see INTEGER_SQL_REGEXP)."""
+    return _INTEGER.fullmatch(value) is not None
 _DECIMAL = re.compile(r"[+-]?(?:([0-9]*)\.?([0-9]*))")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?")
 
@@ -42,7 +61,7 @@ def value_problem(column, value):
         return None
     kind = column.data_type
     if kind in _INT_RANGES:
-        if not _INTEGER.fullmatch(value):
+        if not is_integer_text(value):
             return f"not an integer, column is {kind}"
         bits = _INT_RANGES[kind]
         low, high = (0, 2 ** bits - 1) if column.unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
@@ -63,11 +82,11 @@ def value_problem(column, value):
         except ValueError:
             return f"not a number, column is {kind}"
         return None
-    if kind in ("char", "varchar", "tinytext", "text", "mediumtext"):
+    if kind in TYPE_FAMILIES[TEXT]:
         if column.max_length is not None and len(value) > column.max_length:
             return f"{len(value)} characters, column is {kind}({column.max_length})"
         return None
-    if kind in ("date", "datetime", "timestamp"):
+    if kind in TYPE_FAMILIES[TIME]:
         if not _DATETIME.fullmatch(value):
             return f"not a date/time (YYYY-MM-DD[ HH:MM:SS]), column is {kind}"
         try:

@@ -13,6 +13,7 @@ import threading
 from errno import ENXIO
 
 from dbengine.base import LoadResult
+from dbengine.columns import INTEGER_SQL_REGEXP
 from dbengine.mysql_literals import literal
 
 log = logging.getLogger("mysql_db")
@@ -55,8 +56,8 @@ class MySQLBulkLoading:
             elif integer_sentinel is not None and column.is_integer:
                 # The same test as the upsert path's (an optional sign, then ASCII digits).
                 targets.append(f"@ix_v{n}")
-                assigned.append(f"{self._quote(column.name)} = IF(@ix_v{n} REGEXP '^[+-]?[0-9]+\\\\z', @ix_v{n}, "
-                                f"(@ix_sentinels := @ix_sentinels + 1) * 0 + {int(integer_sentinel)})")
+                assigned.append(f"{self._quote(column.name)} = IF(@ix_v{n} REGEXP {literal(INTEGER_SQL_REGEXP)}, "
+                                f"@ix_v{n}, (@ix_sentinels := @ix_sentinels + 1) * 0 + {int(integer_sentinel)})")
             else:
                 targets.append(self._quote(column.name))
         names = ", ".join(targets)

@@ -234,3 +234,13 @@ def test_awkward_text_round_trips_exactly(database):
     assert [stored[i] for i in range(len(AWKWARD))] == AWKWARD
     again = database.db.load_rows("texts", ["k", "v"], rows)
     assert (again.inserted, again.updated) == (0, len(AWKWARD))
+
+
+def test_the_integer_rule_is_the_same_in_python_and_in_the_servers_regexp(mysql_stats):
+    """The CAL bulk path applies the integer rule on the server; the upsert path in Python."""
+    from dbengine.columns import INTEGER_SQL_REGEXP
+    from dbengine.mysql_literals import literal
+    odd = ["7", "+5", "-3", " 7", "7 ", "n/a", "", "1e3", "٣", "0x1F", "12\n", "+", "--1", "007"]
+    on_server = [bool(mysql_stats.db.fetch_all(f"SELECT {literal(v)} REGEXP {literal(INTEGER_SQL_REGEXP)}")[0][0])
+                 for v in odd]
+    assert on_server == [mysql_db.is_integer_text(v) for v in odd]
