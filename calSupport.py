@@ -12,6 +12,7 @@ import threading
 import urllib.parse
 
 import calAPI
+import loadingSupport
 import mysql_db_cal
 import mysql_db_reporting
 import readwrite
@@ -95,85 +96,83 @@ def fetch(session, cal_file, path):
         f"CAL file {cal_file.file_id}")
 
 
-@dataclasses.dataclass
 class Shaped:
-    header: list
-    extra_columns: list
-    sentinels: int = 0
+    """How a CAL file's columns go into its table: its own columns as they are
+    (non-integers in integer columns as -9999, counted in `sentinels`), the rest as
+    name=value pairs in `other`. `header` is what is loaded, `extra_columns` the file's
+    columns the table lacks."""
+
+    def __init__(self, header, columns):
+        by_name = {c.name.lower(): c for c in columns}
+        self._has_other = "other" in by_name
+        self._keep = [i for i, h in enumerate(header)
+                      if h.lower() in by_name and h.lower() not in ("publisher_id", "other")]
+        self._rest = [i for i in range(len(header)) if i not in self._keep]
+        self._integer_positions = [n for n, i in enumerate(self._keep) if by_name[header[i].lower()].is_integer]
+        self._extra_names = [header[i] for i in self._rest]
+        self._width = len(header)
+        self.header = [header[i] for i in self._keep] + (["other"] if self._has_other else [])
+        self.extra_columns = [header[i] for i in self._rest if header[i].lower() != "publisher_id"]
+        self.sentinels = 0
+        if self.extra_columns and not self._has_other:
+            log.warning("table has no `other` column: %s dropped", ", ".join(self.extra_columns))
+
+    def rows(self, rows, where="CAL file"):
+        """The file's rows shaped for the table. A row whose field count is not the
+        header's is a ReportFileError naming it."""
+        keep, rest, width = self._keep, self._rest, self._width
+        for number, row in enumerate(rows, 1):
+            if len(row) != width:
+                raise ReportFileError(f"{where}, row {number}: {len(row)} fields, the header has {width}; "
+                                      f"nothing of it was loaded")
+            out = [row[i] for i in keep]
+            for n in self._integer_positions:
+                if not is_integer_text(out[n]):
+                    out[n] = SENTINEL
+                    self.sentinels += 1
+            if self._has_other:
+                pairs = [(name, row[i]) for name, i in zip(self._extra_names, rest) if name.lower() != "publisher_id"]
+                out.append(urllib.parse.urlencode(pairs) if pairs else None)
+            yield out
 
 
-def shaped_rows(header, rows, columns, shaped, where="CAL file"):
-    """Rows for the table: its own columns as they are (non-integers in integer columns
-    as -9999, counted in `shaped.sentinels`), the rest as name=value pairs in `other`.
-    A row whose field count is not the header's is a ReportFileError naming it."""
-    by_name = {c.name.lower(): c for c in columns}
-    has_other = "other" in by_name
-    keep = [i for i, h in enumerate(header) if h.lower() in by_name and h.lower() not in ("publisher_id", "other")]
-    rest = [i for i in range(len(header)) if i not in keep]
-    integer_positions = [n for n, i in enumerate(keep) if by_name[header[i].lower()].is_integer]
-    shaped.header = [header[i] for i in keep] + (["other"] if has_other else [])
-    shaped.extra_columns = [header[i] for i in rest if header[i].lower() != "publisher_id"]
-    if shaped.extra_columns and not has_other:
-        log.warning("table has no `other` column: %s dropped", ", ".join(shaped.extra_columns))
-    extra_names = [header[i] for i in rest]
-    width = len(header)
-    for number, row in enumerate(rows, 1):
-        if len(row) != width:
-            raise ReportFileError(f"{where}, row {number}: {len(row)} fields, the header has {width}; "
-                                  f"nothing of it was loaded")
-        out = [row[i] for i in keep]
-        for n in integer_positions:
-            if not is_integer_text(out[n]):
-                out[n] = SENTINEL
-                shaped.sentinels += 1
-        if has_other:
-            pairs = [(name, row[i]) for name, i in zip(extra_names, rest) if name.lower() != "publisher_id"]
-            out.append(urllib.parse.urlencode(pairs) if pairs else None)
-        yield out
+class CalFileShape(loadingSupport.FileShape):
+    """A CAL file as the suite loads it (see loadingSupport): rows shaped by Shaped,
+    publisher_id added; a new file goes to the bulk path (as it is when it has only the
+    table's columns, else streamed); booked in the download log."""
+
+    def __init__(self, table, cal_file):
+        super().__init__(f"CAL file {cal_file.file_id}", table, {"publisher_id": cal_file.publisher_id})
+        self.cal_file = cal_file
+        self.shaped = None
+
+    def rows(self, db, header, rows):
+        self.shaped = Shaped(header, db.table_columns(self.table))
+        return self.shaped.header, self.shaped.rows(rows, self.name)
+
+    def bulk_load(self, db, path, header, load_header):
+        result, shaped = _bulk_load(db, path, header, self.table, db.table_columns(self.table), self.constants,
+                                    self.cal_file, self.shaped)
+        self.shaped = shaped
+        return result
+
+    def book(self, db, result):
+        f = self.cal_file
+        mysql_db_cal.record_cal_file(db, f.file_id, f.hour, f.url, f.publisher_id, f.origin, f.md5, result.rows)
 
 
 def load_file(db, path, table, cal_file):
     """Load a downloaded CAL file into `table` and record it in the download log, in one
-    transaction (run again from the file if the server ends it: lost connection,
-    deadlock). A file lacking a column of the table's key is refused whole. Returns
-    (LoadResult, Shaped).
+    transaction (loadingSupport's policy: run again from the file if the server ends it,
+    a file lacking a column of the table's key refused whole). Returns (LoadResult, Shaped).
 
-    An hourly file's keys are new: its shaped rows are streamed into LOAD DATA LOCAL
-    when the database allows it (kept only if the server had no warning at all). A file
-    whose first rows' keys are in the table already (an `updated` file loaded again), or
-    that the server warned about, is upserted, which names a row and column at fault."""
-    return db.run_transaction(lambda: _load_once(db, path, table, cal_file),
-                              what=f"loading CAL file {cal_file.file_id} into {table}")
-
-
-PEEK_ROWS = 1000
-
-
-def _load_once(db, path, table, cal_file):
-    columns = db.table_columns(table)
-    constants = {"publisher_id": cal_file.publisher_id}
-    shaped = Shaped([], [])
-    with readwrite.open_report_rows(path) as (header, rows):
-        stream = shaped_rows(header, rows, columns, shaped, where=f"CAL file {cal_file.file_id}")
-        first_rows = list(itertools.islice(stream, PEEK_ROWS))   # fills shaped.header
-        missing = db.missing_key_columns(table, shaped.header + ["publisher_id"]) if shaped.header else []
-        if missing:
-            raise ReportFileError(
-                f"CAL file {cal_file.file_id} lacks {', '.join(missing)} (part of the primary key of {table}); "
-                f"nothing of it was loaded")
-        if db.galera:      # the file's rows and its download-log row, in one write set
-            db.refuse_beyond_write_set(readwrite.count_data_rows(path) + 1,
-                                       f"loading CAL file {cal_file.file_id} into {table}")
-        with db.transaction():
-            result = None
-            if first_rows and db.bulk_load_folder and not db.any_key_present(table, shaped.header, first_rows,
-                                                                                constants):
-                result, shaped = _bulk_load(db, path, header, table, columns, constants, cal_file, shaped)
-            if result is None:
-                result = db.load_rows(table, shaped.header, itertools.chain(first_rows, stream), constants=constants)
-            mysql_db_cal.record_cal_file(db, cal_file.file_id, cal_file.hour, cal_file.url, cal_file.publisher_id,
-                                         cal_file.origin, cal_file.md5, result.rows)
-    return result, shaped
+    An hourly file's keys are new: it goes to LOAD DATA LOCAL when the database allows it
+    (kept only if the server had no warning at all). A file whose first rows' keys are in
+    the table already (an `updated` file loaded again), or that the server warned about,
+    is upserted, which names a row and column at fault."""
+    shape = CalFileShape(table, cal_file)
+    result = loadingSupport.load_file(db, path, shape)
+    return result, shape.shaped
 
 
 def _bulk_load(db, path, header, table, columns, constants, cal_file, peeked):
@@ -183,7 +182,8 @@ def _bulk_load(db, path, header, table, columns, constants, cal_file, peeked):
     if not peeked.extra_columns:
         result = _bulk_load_unpacked(db, path, header, table, constants, cal_file)
         if result is not None:
-            return result, Shaped(peeked.header, [], result.sentinels)
+            peeked.sentinels = result.sentinels
+            return result, peeked
     result, streamed = _bulk_load_streamed(db, path, table, columns, constants, cal_file)
     return (result, streamed) if result is not None else (None, peeked)
 
@@ -209,9 +209,9 @@ def _bulk_load_streamed(db, path, table, columns, constants, cal_file):
     """(LoadResult, Shaped) of the file streamed into the bulk path, or (None, None) when
     it needs the upsert path. The file is read a second time, so the rows peeked at
     first need not be kept."""
-    shaped = Shaped([], [])
     with readwrite.open_report_rows(path) as (header, rows):
-        stream = shaped_rows(header, rows, columns, shaped, where=f"CAL file {cal_file.file_id}")
+        shaped = Shaped(header, columns)
+        stream = shaped.rows(rows, f"CAL file {cal_file.file_id}")
         first = next(stream, None)
         if first is None:
             return None, None

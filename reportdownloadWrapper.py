@@ -1,14 +1,35 @@
 """Report files into tables: stream a downloaded file into the mapped table with the
-publisher_id added, the caller's bookkeeping in the same transaction."""
+publisher_id added, the caller's bookkeeping in the same transaction (the loading policy
+is loadingSupport's)."""
 
-import itertools
-
+import loadingSupport
 import readwrite
-from errors import PublisherColumnInFileError, ReportFileError
+from errors import PublisherColumnInFileError
 
 
-# Rows looked at to guess whether a file is new data (bulk load) or a rerun (upsert).
-SAMPLE_ROWS = 1000
+class ReportFileShape(loadingSupport.FileShape):
+    """A report file as the suite loads it: its rows as they are, publisher_id added; the
+    template's fields required; a plain CSV may go to the bulk path; `within(result)`
+    books it."""
+
+    def __init__(self, path, table, publisher_id, name, expected_fields, within):
+        super().__init__(name, table, {"publisher_id": publisher_id})
+        self.path, self.expected_fields, self.within = path, tuple(expected_fields or ()), within
+
+    def rows(self, db, header, rows):
+        if any(h.lower() == "publisher_id" for h in header):
+            raise PublisherColumnInFileError(f"{self.path}: the file has a publisher_id column of its own; "
+                                             f"the suite adds publisher_id itself")
+        return list(header), rows
+
+    def bulk_load(self, db, path, header, load_header):
+        if not readwrite.bulk_loadable(path):
+            return None
+        return db.bulk_load_csv(self.table, path, header, self.constants)
+
+    def book(self, db, result):
+        if self.within is not None:
+            self.within(result)
 
 
 def load_report_file(db, path, table, publisher_id, name=None, expected_fields=None, within=None):
@@ -23,45 +44,5 @@ def load_report_file(db, path, table, publisher_id, name=None, expected_fields=N
     the server ends (lost connection, deadlock) is run again from the file. `name` names
     the file in errors (default: its path).
     """
-    name = name or str(path)
-    return db.run_transaction(
-        lambda: _load_once(db, path, name, table, publisher_id, expected_fields, within),
-        what=f"loading {name} into {table}")
-
-
-def _load_once(db, path, name, table, publisher_id, expected_fields, within):
-    constants = {"publisher_id": publisher_id}
-    with readwrite.open_report_rows(path) as (header, rows):
-        if any(h.lower() == "publisher_id" for h in header):
-            raise PublisherColumnInFileError(f"{path}: the file has a publisher_id column of its own; "
-                                             f"the suite adds publisher_id itself")
-        _refuse_missing_columns(db, name, table, header, expected_fields)
-        if db.galera:      # the file's rows and the row recording it, in one write set
-            db.refuse_beyond_write_set(readwrite.count_data_rows(path) + 1, f"loading {name} into {table}")
-        sample = list(itertools.islice(rows, SAMPLE_ROWS))
-        with db.transaction():
-            result = None
-            if sample and not db.any_key_present(table, header, sample, constants) and readwrite.bulk_loadable(path):
-                result = db.bulk_load_csv(table, path, header, constants)
-            if result is None:
-                result = db.load_rows(table, header, itertools.chain(sample, rows), constants=constants)
-            if within is not None:
-                within(result)
-    return result
-
-
-def _refuse_missing_columns(db, name, table, header, expected_fields):
-    """A file without a field its template asks for, or without a column of the table's
-    key (its rows would collapse onto each other), is not loaded at all."""
-    present = {h.lower() for h in header}
-    missing_fields = [f for f in expected_fields or () if f.lower() not in present]
-    missing_keys = [k for k in db.missing_key_columns(table, list(header) + ["publisher_id"])
-                    if k not in missing_fields]
-    problems = []
-    if missing_fields:
-        problems.append(f"the template's field{'s' if len(missing_fields) > 1 else ''} {', '.join(missing_fields)}")
-    if missing_keys:
-        problems.append(f"{', '.join(missing_keys)} (part of the primary key of {table})")
-    if problems:
-        raise ReportFileError(f"{name} lacks {' and '.join(problems)}; "
-                                  f"nothing of it was loaded")
+    shape = ReportFileShape(path, table, publisher_id, name or str(path), expected_fields, within)
+    return loadingSupport.load_file(db, path, shape)
