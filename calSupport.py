@@ -18,6 +18,7 @@ import mysql_db_reporting
 import readwrite
 from errors import ConfigurationError, ReportFileError
 from mysql_db import is_integer_text
+from utility import only_known
 
 log = logging.getLogger("cal")
 
@@ -272,11 +273,8 @@ def check_publishers_known(db, publisher_ids):
     if not db.table_exists(mysql_db_reporting.PUBLISHERS_TABLE):
         raise ConfigurationError(f"table {mysql_db_reporting.PUBLISHERS_TABLE} does not exist: create it with "
                                  f"report-create-db-tables.py and add the publishers first")
-    known = {pid for pid, _ in mysql_db_reporting.publishers(db)}
-    unknown = [str(p) for p in publisher_ids if p not in known]
-    if unknown:
-        raise ConfigurationError(f"publisher {', '.join(unknown)} not in {mysql_db_reporting.PUBLISHERS_TABLE} "
-                                 f"(add it there first)")
+    only_known(mysql_db_reporting.publishers(db), publisher_ids, "publisher id",
+               f"{mysql_db_reporting.PUBLISHERS_TABLE} (add it there first)")
 
 
 def store_api_keys(db, pairs):

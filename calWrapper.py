@@ -14,7 +14,7 @@ from authenticationSupport import AuthorizedSession, CalTokens
 from cronrun import CronRun, RunSummary, in_shard
 from errors import (ApiError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
                     SuiteError)
-from utility import mask_secret
+from utility import mask_secret, only_known
 
 log = logging.getLogger("cal-downloads")
 
@@ -94,12 +94,8 @@ class CalRun(CronRun):
     def check(self, db):
         self.tables = self._check_tables(db)
         keys = mysql_db_cal.api_keys(db)
-        if self.options.publisher_ids:
-            unknown = set(self.options.publisher_ids) - {p for p, _ in keys}
-            if unknown:
-                raise ConfigurationError(f"-p: no API key for publisher {', '.join(map(str, sorted(unknown)))} "
-                                         f"in {mysql_db_cal.APIKEYS_TABLE}")
-            keys = [(p, k) for p, k in keys if p in self.options.publisher_ids]
+        keys = only_known(keys, self.options.publisher_ids or None, "-p",
+                          f"{mysql_db_cal.APIKEYS_TABLE} (no API key; add it with add-api-key.py)")
         keys = [(p, k) for p, k in keys if in_shard(p, self.options.shard)]
         if not keys:
             raise ConfigurationError(f"no API keys in {mysql_db_cal.APIKEYS_TABLE} (add them with add-api-key.py)"

@@ -34,12 +34,6 @@ def _report(report):
     return urllib.parse.quote(str(report), safe="")
 
 
-def list_workspaces(session):
-    endpoint = "list workspaces"
-    url = f"{session.base_url.rstrip('/')}/api/v1/workspaces"
-    return json_answer(endpoint, session.http.request("GET", url, endpoint, bearer=session.token))
-
-
 def list_reports(session, type_code=None):
     return session.get("reports", "list reports", {"type": type_code} if type_code else None)
 

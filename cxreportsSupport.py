@@ -4,14 +4,13 @@ atomically, or a CxReports job run followed to its end."""
 
 import datetime as dt
 import decimal
-import os
 import re
-import tempfile
 import time
 
 import cxreportsAPI
 import mysql_db_statements
 from errors import ConfigurationError, SuiteError
+from utility import atomic_file
 
 DATA_VERSION = "1.0"
 FIRST_POLL_WAIT = 0.2
@@ -126,17 +125,8 @@ def render_to_file(session, report, data, path, max_wait, sleep=time.sleep):
         return status if status["status"] == "Completed" else None
 
     _poll(ready, f"export {export_id} of report {report}", max_wait, sleep)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".cx-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as target:
-            cxreportsAPI.export_content(session, export_id, target)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_file(path, 0o644) as target:
+        cxreportsAPI.export_content(session, export_id, target)
     return path
 
 

@@ -16,6 +16,7 @@ import mysql_db_reporting
 import readwrite
 from cronrun import CronRun, RunSummary
 from errors import ConfigurationError, SuiteError
+from utility import only_known
 
 log = logging.getLogger("cxreports-send")
 
@@ -96,14 +97,8 @@ class CxReportsRun(CronRun):
         for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.STATS_TABLE):
             if not db.table_exists(table):
                 raise ConfigurationError(f"table {table} does not exist (report-create-db-tables.py)")
-        publishers = mysql_db_reporting.publishers(db)
-        if self.options.publisher_ids:
-            unknown = set(self.options.publisher_ids) - {p for p, _ in publishers}
-            if unknown:
-                raise ConfigurationError(f"-l: publisher id {', '.join(map(str, sorted(unknown)))} not in "
-                                         f"{mysql_db_reporting.PUBLISHERS_TABLE}")
-            publishers = [(p, n) for p, n in publishers if p in self.options.publisher_ids]
-        self.targets = publishers
+        self.targets = only_known(mysql_db_reporting.publishers(db), self.options.publisher_ids or None, "-l",
+                                  mysql_db_reporting.PUBLISHERS_TABLE)
 
     def steps(self, db):
         self.session = cxreportsSupport.open_session(self.http, self.base_url, self.workspace, self.token)

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import os
 import shutil
-import tempfile
 import threading
 
 import mappingfile
@@ -28,6 +27,7 @@ from authenticationSupport import reporting_session
 from cronrun import CronRun, RunSummary, in_shard
 from reportRunScheduler import FETCHERS, LOADERS, STARTERS, FileJob, PairJob, RunScheduler
 from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
+from utility import atomic_file, only_known
 
 log = logging.getLogger("index-exchange-to-db")
 
@@ -163,12 +163,10 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
         publishers = mysql_db_reporting.publishers(db)
         if not publishers:
             problems.append(f"table {mysql_db_reporting.PUBLISHERS_TABLE} is empty: add the publishers to import")
-        if publisher_filter:
-            known = {pid for pid, _ in publishers}
-            unknown = [p for p in publisher_filter if p not in known]
-            if unknown:
-                problems.append(f"-l: publisher id {', '.join(map(str, unknown))} not in {mysql_db_reporting.PUBLISHERS_TABLE}")
-            publishers = [(pid, name) for pid, name in publishers if pid in set(publisher_filter)]
+        try:
+            publishers = only_known(publishers, publisher_filter, "-l", mysql_db_reporting.PUBLISHERS_TABLE)
+        except ConfigurationError as err:
+            problems.append(str(err))
     if problems:
         raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
     return publishers, templates, tables
@@ -502,12 +500,8 @@ class ImportRun(CronRun):
 
     def _keep(self, path, file_id):
         """-n: a copy in the data download store, put in place by an atomic rename."""
-        target = os.path.join(self.keep_dir, f"{file_id}.csv")
-        fd, temporary = tempfile.mkstemp(dir=self.keep_dir, prefix=f".{file_id}-")
-        os.close(fd)
-        shutil.copyfile(path, temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
+        with open(path, "rb") as source, atomic_file(os.path.join(self.keep_dir, f"{file_id}.csv"), 0o644) as kept:
+            shutil.copyfileobj(source, kept)
 
 
 def _time_range(item):

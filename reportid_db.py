@@ -31,7 +31,6 @@ import pickle
 import shelve
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -39,6 +38,7 @@ import uuid
 import mysql_db
 import mysql_db_reporting
 from errors import ConfigurationError, SuiteError
+from utility import atomic_file
 
 log = logging.getLogger("reportid-db")
 
@@ -220,12 +220,8 @@ class ReportIdDB:
         target = self._record_path(key)
         folder = os.path.dirname(target)
         os.makedirs(folder, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}-")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_file(target) as f:
             pickle.dump((key, None if record is None else dict(record)), f, protocol=4)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
         _fsync_folder(folder)
 
     def all(self):

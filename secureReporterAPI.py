@@ -67,15 +67,6 @@ def read_records(fileobj, report):
         raise ReportRefusedError(endpoint, 200, message or "ok: false")
 
 
-def server_time(http, base_url, token):
-    endpoint = "server time"
-    data = json_answer(endpoint, http.request("GET", _url(base_url, "/api/server_time/"), endpoint,
-                                              headers=_auth(token)))
-    if not isinstance(data, dict) or not data.get("ok"):
-        raise ApiError(endpoint, 200, str(data.get("message") if isinstance(data, dict) else data))
-    return data.get("server_time")
-
-
 def report_definition(http, base_url, token, report):
     endpoint = f"report definition {report}"
     data = json_answer(endpoint, http.request("GET", _url(base_url, f"/report/get/{report}"), endpoint,

@@ -33,55 +33,38 @@ class Setting:
     name: str
     default: str          # None: no default (required where used)
     secret: bool
-    meaning: str
     choices: tuple = None  # the values allowed, when only a few are
 
 
+# What each setting means is the README's "Settings" table (tests/test_docs.py checks that
+# it names every setting here, with its default).
 SETTINGS = [
-    Setting("INDEXEXCHANGEUSERNAME", None, False, "Index Exchange user (email) for the reporting API"),
-    Setting("INDEXEXCHANGEPASSWORD", None, True, "that user's password"),
-    Setting("INDEXEXCHANGEBASEURL", "https://app.indexexchange.com", False,
-            "Index Exchange API host (the simulator's URL for the sandbox)"),
-    Setting("INDEXEXCHANGEIDENTITYURL", "https://identity.indexexchange.com", False,
-            "Index Exchange CAL identity host (token endpoint)"),
-    Setting("INDEXEXCHANGETIMEOUT", "60", False, "seconds to wait for one HTTP answer"),
-    Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False,
-            "seconds one call may spend retrying 429, 5xx and connection errors"),
-    Setting("PROGSALESDBENGINE", "mysql", False, "mysql (production) or sqlite (embedded, no server needed)",
-            choices=("mysql", "sqlite")),
-    Setting("PROGSALESMYSQLUSERNAME", None, False, "MySQL user that imports (SELECT, INSERT, UPDATE)"),
-    Setting("PROGSALESMYSQLPASSWORD", None, True, "that user's password"),
-    Setting("PROGSALESMYSQLHOSTNAME", "localhost", False, "MySQL host"),
-    Setting("PROGSALESMYSQLPORT", "3306", False, "MySQL port"),
-    Setting("PROGSALESMYSQLDATABASE", "prog_stats", False, "MySQL database"),
-    Setting("PROGSALESMYSQLLOCALINFILE", "auto", False,
-            "auto: load new report files with LOAD DATA LOCAL INFILE when the server allows; off: never",
-            choices=("auto", "off")),
-    Setting("PROGSALESMYSQLTLS", "auto", False,
-            "auto: TLS when the server offers it; on: TLS required, and the server's certificate and name "
-            "verified unless the host is this machine; off: no TLS", choices=("auto", "on", "off")),
-    Setting("PROGSALESMYSQLTLSCA", "", False,
-            "with PROGSALESMYSQLTLS=on: the CA file to verify the server with (empty: the system's CAs)"),
-    Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False,
-            "SQLite database file, when PROGSALESDBENGINE=sqlite"),
-    Setting("SECUREREPORTERBASEURL", None, False,
-            "Secure Reporter server (https, or http only to this machine: the stand-in)"),
-    Setting("SECUREREPORTERTOKEN", None, True,
-            "Secure Reporter token: the Basic credential as its token page copies it (never api.user)"),
-    Setting("SECUREREPORTERMAPPINGFILE", "", False,
-            "the Secure Reporter report-to-table mapping; empty: secure_reporter_to_db_table_mapping.py beside "
-            "the programs"),
-    Setting("CXREPORTSBASEURL", None, False, "CxReports server (https, or http only to this machine: the stand-in)"),
-    Setting("CXREPORTSTOKEN", None, True, "CxReports personal access token (Account -> API tokens)"),
-    Setting("CXREPORTSWORKSPACE", None, False, "CxReports workspace, by id or code"),
-    Setting("CXREPORTSEXPORTWAIT", "300", False, "seconds to wait for a CxReports export or job run to finish"),
-    Setting("PROGSALESREPORTIDSTORE", "shelve", False,
-            "where the reportID database is: shelve (a file of this host, as the seed) or mysql (the table "
-            "prog_ix_report_ids, shared by every host importing into the database)", choices=("shelve", "mysql")),
-    Setting("PROGSALESREPORTIDLEASE", "300", False,
-            "with PROGSALESREPORTIDSTORE=mysql: seconds a host that died keeps its pairs from the other hosts"),
-    Setting("PROGSALESREPORTMAPPINGFILE", "", False,
-            "the report-to-table mapping file; empty: report_to_db_table_mapping.py beside the programs"),
+    Setting("INDEXEXCHANGEUSERNAME", None, False),
+    Setting("INDEXEXCHANGEPASSWORD", None, True),
+    Setting("INDEXEXCHANGEBASEURL", "https://app.indexexchange.com", False),
+    Setting("INDEXEXCHANGEIDENTITYURL", "https://identity.indexexchange.com", False),
+    Setting("INDEXEXCHANGETIMEOUT", "60", False),
+    Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False),
+    Setting("PROGSALESDBENGINE", "mysql", False, choices=("mysql", "sqlite")),
+    Setting("PROGSALESMYSQLUSERNAME", None, False),
+    Setting("PROGSALESMYSQLPASSWORD", None, True),
+    Setting("PROGSALESMYSQLHOSTNAME", "localhost", False),
+    Setting("PROGSALESMYSQLPORT", "3306", False),
+    Setting("PROGSALESMYSQLDATABASE", "prog_stats", False),
+    Setting("PROGSALESMYSQLLOCALINFILE", "auto", False, choices=("auto", "off")),
+    Setting("PROGSALESMYSQLTLS", "auto", False, choices=("auto", "on", "off")),
+    Setting("PROGSALESMYSQLTLSCA", "", False),
+    Setting("PROGSALESSQLITEPATH", "~/INDEX-SETTINGS/prog_stats.sqlite3", False),
+    Setting("SECUREREPORTERBASEURL", None, False),
+    Setting("SECUREREPORTERTOKEN", None, True),
+    Setting("SECUREREPORTERMAPPINGFILE", "", False),
+    Setting("CXREPORTSBASEURL", None, False),
+    Setting("CXREPORTSTOKEN", None, True),
+    Setting("CXREPORTSWORKSPACE", None, False),
+    Setting("CXREPORTSEXPORTWAIT", "300", False),
+    Setting("PROGSALESREPORTIDSTORE", "shelve", False, choices=("shelve", "mysql")),
+    Setting("PROGSALESREPORTIDLEASE", "300", False),
+    Setting("PROGSALESREPORTMAPPINGFILE", "", False),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 

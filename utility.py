@@ -1,11 +1,15 @@
 """Small helpers every part of the suite uses: the suite's name and version, masking of
-secrets, atomic file writes, tables of text, counters shared by worker threads."""
+secrets, atomic file writes, tables of text, counters shared by worker threads, the check
+that ids a person gave are known."""
 
+import contextlib
 import dataclasses
 import logging
 import os
 import tempfile
 import threading
+
+from errors import ConfigurationError
 
 SUITE_NAME = "ix-import-suite"
 SUITE_VERSION = "3.0.0"
@@ -24,28 +28,34 @@ def mask_secret(value, keep=0):
     return "********"
 
 
-def atomic_write(path, data, mode=0o600):
-    """Write bytes to `path` so that readers see the old file or the new one, never half.
+@contextlib.contextmanager
+def atomic_file(path, mode=0o600):
+    """A binary file to write into, which appears at `path` whole when the block ends
+    (readers see the old file or the new one, never half), and not at all when it fails.
 
-    The file is created with `mode` from the start (a secret is never readable by
-    others, not even for a moment), fsynced, then renamed over the old one.
-    """
+    It is created with `mode` from the start (a secret is never readable by others, not
+    even for a moment), written, fsynced, then renamed over the old one; written as a
+    stream, so a large file (a download kept, a PDF) needs no memory of its size."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        except FileNotFoundError:
-            pass
         raise
+
+
+def atomic_write(path, data, mode=0o600):
+    """Bytes written to `path` by atomic_file."""
+    with atomic_file(path, mode) as f:
+        f.write(data)
 
 
 def format_table(headers, rows):
@@ -82,3 +92,17 @@ class Tally:
         """The summary's line about problems ([] when there were none)."""
         count = len(self.problems)
         return [f"  problems: {count}, each logged above"] if count else []
+
+
+def only_known(rows, given, option, where):
+    """The `rows` ((id, ...) tuples) whose id is among `given` (every row when `given` is
+    None); a ConfigurationError naming the option, each unknown id and where they were
+    looked for, when an id given is not there: a person's typo is never silently ignored."""
+    if given is None:
+        return list(rows)
+    known = {row[0] for row in rows}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigurationError(f"{option}: publisher {', '.join(map(str, unknown))} not in {where}")
+    wanted = set(given)
+    return [row for row in rows if row[0] in wanted]

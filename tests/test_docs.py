@@ -80,3 +80,16 @@ def test_the_readmes_database_set_up_works_as_written(mariadb, tmp_path):
                           "DROP USER IF EXISTS 'readme_import'@'127.0.0.1'", "DROP USER IF EXISTS 'readme_grafana'@'%'"):
             cursor.execute(statement)
         conn.close()
+
+
+def test_the_readmes_settings_table_names_every_setting_with_its_default():
+    import settings
+    section = README.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `([A-Z]+)` \| ([^|]*) \|", section, re.M)}
+    assert sorted(rows) == sorted(s.name for s in settings.SETTINGS)
+    for setting in settings.SETTINGS:
+        shown = rows[setting.name]
+        if setting.default:
+            assert setting.default in shown, f"{setting.name}: README says {shown!r}, default {setting.default!r}"
+        else:
+            assert shown.startswith("(required") or shown == "(empty)", f"{setting.name}: README says {shown!r}"
