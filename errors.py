@@ -5,8 +5,8 @@ stderr and an exit code (see cli.py). Messages name what a person needs to act (
 setting, file, report, publisher, table, column) and never carry a secret.
 
 The database's errors (DatabaseError and its kinds: login, permission, lost connection,
-deadlock, no such table, a value that does not fit...) live in mysql_db.py with the
-engines that raise them; they are SuiteErrors too. Exceptions used only for control flow
+deadlock, no such table, a value that does not fit...) live in dbengine/errors.py,
+re-exported by mysql_db.py; they are SuiteErrors too. Exceptions used only for control flow
 inside one module (RunInterrupted, RetryBudgetExceeded, the simulator's SimError) stay
 private to it.
 """

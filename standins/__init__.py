@@ -2,4 +2,8 @@
 every program without an account and the tests talk real HTTP. Not what cron runs.
 
 - ixsimulator.IXSimulator: Index Exchange (reporting and CAL), data from ixsimdata.
+- securereporter.SecureReporterStandIn: Secure Reporter (docs/secure-reporter.md).
+- cxreports.CxReportsStandIn: CxReports (docs/cxreports.md), real PDFs with fpdf2.
+- common: what they share (server start and stop, knobs, call counts, the fault queue,
+  one request handler).
 """
