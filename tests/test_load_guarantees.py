@@ -54,7 +54,15 @@ def count(database):
 
 
 def kill_connection_of(db, admin):
-    connection_id = db.fetch_all("SELECT CONNECTION_ID()")[0][0]
+    kill_connection(admin, connection_id_of(db))
+
+
+def connection_id_of(db):
+    return db.fetch_all("SELECT CONNECTION_ID()")[0][0]
+
+
+def kill_connection(admin, connection_id):
+    """Through the admin's connection only: a connection is never used by two threads."""
     admin.execute(f"KILL CONNECTION {int(connection_id)}")
 
 
@@ -131,12 +139,15 @@ def test_connection_lost_mid_load_runs_the_whole_transaction_again(mariadb_datab
     db = importer(mariadb_database)
     admin = mariadb_database.admin
     attempts = []
+    # Asked now, on this thread: the rows below are made on the statement-builder thread
+    # while this one sends on db's connection, and a connection is never shared by threads.
+    first_connection = connection_id_of(db)
 
     def rows_that_lose_the_connection_once():
         attempts.append(1)
         for number, row in enumerate(rows_for(2500), start=1):
             if number == 1200 and len(attempts) == 1:
-                kill_connection_of(db, admin)   # after the first batch was sent
+                kill_connection(admin, first_connection)   # after the first batch was sent
             yield row
 
     try:
