@@ -9,6 +9,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import calSupport
+import mysql_db
 import mysql_db_cal
 from authenticationSupport import AuthorizedSession, CalTokens
 from cronrun import CronRun, RunSummary, in_shard
@@ -131,6 +132,9 @@ class CalRun(CronRun):
         if missing:
             raise ConfigurationError(f"missing table {', '.join(dict.fromkeys(missing))} "
                                      f"(create them with cal-create-db-tables.py)")
+        merging = [mysql_db.merging_keys_problem(db, tables[api]) for api in wanted]
+        if any(merging):
+            raise ConfigurationError("nothing was loaded:\n  " + "\n  ".join(p for p in merging if p))
         return tables
 
     def _load_mapping(self, db, name, items, publisher_id=None):

@@ -30,13 +30,15 @@ def main(args):
     mapping = mappingfile.report_mapping(settings)
     reports = {name: (mapping.entry(name)["db_table"], readwrite.read_template(settings, name)["querySpec"]["fields"])
                for name in args.reports}
-    if args.create_table:
-        for name, (table, fields) in reports.items():
-            print(f"-- {name}\n{reportSchemaSupport.create_table_sql(table, fields)};\n")
-        return cli.EXIT_OK
     db = mysql_db.connect(settings)
     unfit = 0
     try:
+        if args.create_table:
+            # With the engine's own table options: utf8mb4 and, on MySQL, a collation that
+            # keeps every distinct key apart.
+            for name, (table, fields) in reports.items():
+                print(f"-- {name}\n{reportSchemaSupport.create_table_sql(table, fields)}{db.table_options};\n")
+            return cli.EXIT_OK
         for name, (table, fields) in reports.items():
             problems = reportSchemaSupport.check_report(db, table, fields)
             if problems:

@@ -158,6 +158,9 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
             continue
         if missing:
             problems.append(f"report {name!r}: table {table} has no column for {', '.join(missing)}")
+        merging = mysql_db.merging_keys_problem(db, table)
+        if merging and merging not in problems:
+            problems.append(merging)
     publishers = []
     if db.table_exists(mysql_db_reporting.PUBLISHERS_TABLE):
         publishers = mysql_db_reporting.publishers(db)

@@ -18,7 +18,8 @@ from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostErro
                              MalformedRowError, MissingColumnsError, NoSuchTableError, TransientDatabaseError,
                              ValueDoesNotFitError)
 from dbengine.mysql_engine import MySQLDatabase
-from dbengine.setup import create_tables, existing_accounts, grant, grant_import_rights, grant_read_rights
+from dbengine.setup import (create_tables, existing_accounts, grant, grant_import_rights, grant_read_rights,
+                            keep_keys_distinct, merging_keys_problem)
 from dbengine.sqlite_engine import SQLiteDatabase
 
 __all__ = [
@@ -28,5 +29,5 @@ __all__ = [
     "DatabaseDeadlockError", "DatabaseError", "DatabaseLoginError", "DatabasePermissionError",
     "InvalidColumnsError", "MalformedRowError", "MissingColumnsError", "NoSuchTableError", "TransientDatabaseError",
     "ValueDoesNotFitError", "MySQLDatabase", "create_tables", "existing_accounts", "grant", "grant_import_rights",
-    "grant_read_rights", "SQLiteDatabase",
+    "grant_read_rights", "SQLiteDatabase", "keep_keys_distinct", "merging_keys_problem",
 ]

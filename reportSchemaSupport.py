@@ -92,6 +92,9 @@ def check_report(db, table, fields):
             problem = column_problem(field, column)
             if problem:
                 problems.append(problem)
+    merging = mysql_db.merging_keys_problem(db, table)
+    if merging:
+        problems.append(merging)
     key = [c.name.lower() for c in columns.values() if c.primary_key]
     if not key:
         problems.append(f"table {table} has no primary key: a rerun of a report adds its rows again")

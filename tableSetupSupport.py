@@ -16,11 +16,15 @@ class SetupResult:
     health_created: bool   # the import-health record, which every group needs
     importers: list        # (user, host) granted SELECT, INSERT, UPDATE
     readers: list          # (user, host) granted SELECT on the tables Grafana charts
+    converted: list = dataclasses.field(default_factory=list)   # tables whose key now keeps distinct texts apart
 
     def lines(self):
         lines = [f"created: {', '.join(self.created) or 'none'}; already there: {', '.join(self.existing) or 'none'}",
                  f"import-health record {mysql_db_health.IMPORT_LOG_TABLE}: "
                  f"{'created' if self.health_created else 'already there'}"]
+        lines += [f"converted {t}: its key merged texts differing in case, accents or trailing spaces; it keeps "
+                  f"them apart now (rows merged by earlier loads stay merged until their files load again)"
+                  for t in self.converted]
         lines += [f"granted SELECT on the tables Grafana charts to '{u}'@'{h}'" for u, h in self.readers]
         lines += [f"granted SELECT, INSERT, UPDATE on them to '{u}'@'{h}'" for u, h in self.importers]
         return lines
@@ -32,6 +36,7 @@ def set_up_tables(db, ddl_by_name, grant_to=None, grafana_user=None, after_creat
     SELECT, INSERT, UPDATE on them, Grafana's SELECT on what it charts (MySQL only)."""
     created = mysql_db.create_tables(db, ddl_by_name)
     health = mysql_db.create_tables(db, mysql_db_health.HEALTH_TABLES)
+    converted = mysql_db.keep_keys_distinct(db, list(ddl_by_name))
     if after_create:
         after_create(db)
     importers, readers = [], []
@@ -41,7 +46,8 @@ def set_up_tables(db, ddl_by_name, grant_to=None, grafana_user=None, after_creat
                                                      list(mysql_db_health.HEALTH_TABLES))
         if grafana_user:
             readers = mysql_db.grant_read_rights(db, grafana_user, mysql_db_grafana.GRAFANA_TABLES)
-    return SetupResult(created, [t for t in ddl_by_name if t not in created], bool(health), importers, readers)
+    return SetupResult(created, [t for t in ddl_by_name if t not in created], bool(health), importers, readers,
+                       converted)
 
 
 def set_up(settings, user, password, ddl_by_name, grant_to=None, grafana_user=None, after_create=None):

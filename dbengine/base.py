@@ -20,7 +20,7 @@ import logging
 import random
 import time
 
-from dbengine.columns import value_problem
+from dbengine.columns import merging_collation, value_problem
 from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostError, DatabaseError,
                              DatabaseLoginError, InvalidColumnsError, MalformedRowError, MissingColumnsError,
                              NoSuchTableError, TransientDatabaseError, ValueDoesNotFitError)
@@ -222,6 +222,24 @@ class Database:
                 raise DatabaseError(f"loading {table}: column {h!r} named twice in the header")
             seen.add(h.lower())
         return [by_name[h.lower()] for h in header]
+
+    def merging_key_columns(self, table):
+        """[(column name, reason)] of the table's key columns whose collation makes distinct
+        texts one key (see columns.merging_collation); [] when every key stays distinct."""
+        found = []
+        for column in self.table_columns(table):
+            reason = merging_collation(column) if column.primary_key else None
+            if reason:
+                found.append((column.name, reason))
+        return found
+
+    def distinct_collation(self):
+        """The collation that keeps every distinct text apart, where the engine has collations."""
+        return None
+
+    def keep_keys_distinct(self, table):
+        """Make `table` compare its text by bytes, so distinct keys stay distinct (set-up,
+        as a user that may ALTER). Nothing to do where texts are compared as bytes already."""
 
     def missing_columns(self, table, names):
         """The `names` that `table` has no column for (compared without case)."""

@@ -20,6 +20,7 @@ class Column:
     precision: int = None     # decimal digits in all, for decimal
     scale: int = None         # decimal digits after the point
     unsigned: bool = False
+    collation: str = None     # how a text column compares on MySQL; None: bytes as they are (SQLite)
 
     @property
     def is_integer(self):
@@ -51,6 +52,23 @@ def is_integer_text(value):
     return _INTEGER.fullmatch(value) is not None
 _DECIMAL = re.compile(r"[+-]?(?:([0-9]*)\.?([0-9]*))")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?")
+
+
+# Collations that keep every distinct text distinct: the bytes compared, trailing spaces
+# included (MariaDB's NO PAD binary collation, MySQL 8's 0900 binary one).
+DISTINCT_KEY_COLLATIONS = ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
+
+
+def merging_collation(column):
+    """How the column's collation makes distinct texts one key (a reason), or None when
+    it keeps them apart. utf8mb4_general_ci takes 'IX-abc' and 'IX-ABC', 'dealé' and
+    'deale', 'deal1' and 'deal1 ' for the same value; utf8mb4_bin still pads spaces."""
+    collation = (column.collation or "").lower()
+    if not collation or collation == "binary" or collation.endswith(("_nopad_bin", "_0900_bin")):
+        return None
+    if collation.endswith("_bin"):
+        return f"{collation} ignores trailing spaces"
+    return f"{collation} ignores case, accents and trailing spaces"
 
 
 def value_problem(column, value):

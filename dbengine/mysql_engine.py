@@ -12,7 +12,7 @@ import threading
 import time
 
 from dbengine.base import Database
-from dbengine.columns import Column, first_problem, parse_type
+from dbengine.columns import DISTINCT_KEY_COLLATIONS, Column, first_problem, parse_type
 from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostError, DatabaseDeadlockError,
                              DatabaseError, DatabaseLoginError, DatabasePermissionError, NoSuchTableError,
                              ValueDoesNotFitError)
@@ -48,13 +48,35 @@ class MySQLDatabase(MySQLBulkLoading, Database):
     counts_existing_in_statement = True
     now_seconds_sql = "UNIX_TIMESTAMP(NOW(6))"
     grants_apply = True
-    # Explicit, whatever the database's default: on a latin1 database a site name such
-    # as 'Łódź Daily 🎉' would otherwise not fit, and its file stay pending forever.
-    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
+
+    @property
+    def table_options(self):
+        """Explicit, whatever the database's default: utf8mb4, or on a latin1 database a site
+        name such as 'Łódź Daily 🎉' would not fit and its file stay pending forever; and a
+        binary collation that pads nothing, or deals 'IX-abc' and 'IX-ABC' would be one key
+        and one deal's figures overwrite the other's."""
+        return f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={self.distinct_collation()}"
+
+    def distinct_collation(self):
+        """The server's utf8mb4 collation that keeps every distinct text distinct (MariaDB:
+        utf8mb4_nopad_bin; MySQL 8: utf8mb4_0900_bin); utf8mb4_bin on older servers, which
+        still take trailing spaces as padding."""
+        if self._distinct_collation is None:
+            names = {row[0] for row in self._fetch(
+                "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (%s, %s)",
+                DISTINCT_KEY_COLLATIONS)}
+            self._distinct_collation = next((n for n in DISTINCT_KEY_COLLATIONS if n in names), "utf8mb4_bin")
+        return self._distinct_collation
+
+    def keep_keys_distinct(self, table):
+        self._columns_cache.pop(table, None)
+        self.execute_script([f"ALTER TABLE {self._quote(table)} CONVERT TO CHARACTER SET utf8mb4 "
+                             f"COLLATE {self.distinct_collation()}"])
 
     def __init__(self, host, port, user, password, database, connect_timeout=10, local_infile_dir=None,
                  tls=None):
         super().__init__()
+        self._distinct_collation = None
         import mysql.connector  # imported here so that SQLite users need no MySQL library
         self._connector = mysql.connector
         # The C extension raises its own MySQLInterfaceError from commit() and rollback(),
@@ -238,12 +260,12 @@ class MySQLDatabase(MySQLBulkLoading, Database):
         if table not in self._columns_cache:
             rows = self._fetch(
                 "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, COLUMN_DEFAULT, EXTRA, "
-                "CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+                "CHARACTER_MAXIMUM_LENGTH, COLLATION_NAME FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (table,))
             if not rows:
                 raise NoSuchTableError(table)
             columns = []
-            for name, column_type, nullable, key, default, extra, char_length in rows:
+            for name, column_type, nullable, key, default, extra, char_length, collation in rows:
                 column_type = column_type.decode() if isinstance(column_type, bytes) else column_type
                 kind, length, precision, scale, unsigned = parse_type(column_type)
                 extra = extra.decode() if isinstance(extra, bytes) else (extra or "")
@@ -251,7 +273,7 @@ class MySQLDatabase(MySQLBulkLoading, Database):
                     name=name, data_type=kind, nullable=nullable == "YES", primary_key=key == "PRI",
                     has_default=default is not None or "auto_increment" in extra or nullable == "YES",
                     max_length=char_length if char_length is not None else length,
-                    precision=precision, scale=scale, unsigned=unsigned))
+                    precision=precision, scale=scale, unsigned=unsigned, collation=collation))
             self._columns_cache[table] = columns
         return self._columns_cache[table]
 

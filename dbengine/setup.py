@@ -20,6 +20,34 @@ def create_tables(db, ddl_by_name):
     return created
 
 
+def keep_keys_distinct(db, tables):
+    """Convert those of `tables` whose key compares distinct texts as one (a table made
+    by an older version of the suite, utf8mb4_general_ci) to a collation that keeps them
+    apart; returns the names converted. Rows an older load merged stay merged: their
+    files must be loaded again to be told apart."""
+    converted = []
+    for table in tables:
+        if db.table_exists(table) and db.merging_key_columns(table):
+            db.keep_keys_distinct(table)
+            converted.append(table)
+    return converted
+
+
+def merging_keys_problem(db, table):
+    """A line naming the key columns of `table` under which distinct texts are one key,
+    with the fix; None when the key keeps them apart."""
+    merging = db.merging_key_columns(table)
+    if not merging:
+        return None
+    by_reason = {}
+    for name, reason in merging:
+        by_reason.setdefault(reason, []).append(name)
+    columns = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
+    return (f"table {table}: its key would take distinct texts for one ({columns}), so two deals or sites "
+            f"could share a row; run the set-up script again as the admin (it converts the table), or: "
+            f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {db.distinct_collation()}")
+
+
 _ACCOUNT = re.compile(r"([A-Za-z0-9_.\-]{1,80})(?:@([A-Za-z0-9_.%:\-]{1,255}))?")
 
 

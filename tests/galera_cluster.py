@@ -177,7 +177,7 @@ sockopt=",bind=127.0.0.1"
         init = os.path.join(self.directory, "init.sql")
         with open(init, "w") as f:
             f.write(f"""FLUSH PRIVILEGES;
-CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
 CREATE USER '{ADMIN_USER}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}';
 GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION;
 CREATE USER '{IMPORT_USER}'@'%' IDENTIFIED BY '{IMPORT_PASSWORD}';

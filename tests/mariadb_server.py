@@ -73,7 +73,7 @@ class MariaDBServer:
         with open(init, "w") as f:
             # FLUSH PRIVILEGES first, or CREATE USER fails during bootstrap.
             f.write(f"""FLUSH PRIVILEGES;
-CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
 CREATE USER '{ADMIN_USER}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}';
 GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION;
 CREATE USER '{IMPORT_USER}'@'%' IDENTIFIED BY '{IMPORT_PASSWORD}';
