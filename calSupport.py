@@ -210,7 +210,7 @@ def _bulk_load_streamed(db, path, table, columns, constants, cal_file):
     """(LoadResult, Shaped) of the file streamed into the bulk path, or (None, None) when
     it needs the upsert path. The file is read a second time, so the rows peeked at
     first need not be kept."""
-    with readwrite.open_report_rows(path) as (header, rows):
+    with readwrite.open_report_rows(path, f"CAL file {cal_file.file_id}") as (header, rows):
         shaped = Shaped(header, columns)
         stream = shaped.rows(rows, f"CAL file {cal_file.file_id}")
         first = next(stream, None)

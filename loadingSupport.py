@@ -56,7 +56,7 @@ def load_file(db, path, shape):
 
 
 def _load_once(db, path, shape):
-    with readwrite.open_report_rows(path) as (header, rows):
+    with readwrite.open_report_rows(path, shape.name) as (header, rows):
         load_header, stream = shape.rows(db, header, rows)
         refuse_missing_columns(db, shape, load_header)
         peeked = list(itertools.islice(stream, PEEK_ROWS))

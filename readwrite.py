@@ -3,6 +3,7 @@ report templates in the templates store; downloaded files verified by md5 and re
 as CSV rows whatever their packing (plain, gzip, zip); the private scratch folder of a run.
 """
 
+import codecs
 import contextlib
 import csv
 import fcntl
@@ -13,6 +14,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -161,92 +163,190 @@ def packing(path):
 
 
 def bulk_loadable(path):
-    """Whether a file may go to the database's bulk load: a plain CSV without the text
-    NULL anywhere. LOAD DATA reads an unquoted NULL field as SQL NULL, while the upsert
-    path stores what the file says, the four letters; so such rare files take the upsert
-    path and both paths follow one rule: a field is the text it holds."""
+    """Whether a file may go to the database's bulk load (LOAD DATA): a plain CSV that it
+    reads exactly as the upsert path's reader does (see _BulkScan). Any other file takes
+    the upsert path, which stores what it reads or refuses the file naming the line: both
+    paths follow one rule, and a field is the text it holds."""
     if packing(path) != "csv":
         return False
     # Read in chunks, not mapped: a mapped file's pages count toward the process's memory.
-    scan = _TextNullScan()
+    scan = _BulkScan()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            if scan.found_in(chunk):
+            if not scan.feed(chunk):
                 return False
-    return True
+    return scan.finish()
 
 
-class _TextNullScan:
-    """Whether the text NULL is in bytes read chunk by chunk, across chunk boundaries too."""
+# A quote that neither opens nor closes a field, nor is one of a doubled pair (a letter on
+# each side, say): LOAD DATA and the reader may split such a line differently.
+_STRAY_QUOTE = re.compile(rb'(?<=[^,\n"])"(?=[^,\r\n"])')
+
+
+class _BulkScan:
+    """Whether the bytes of a CSV file, fed chunk by chunk, are read by LOAD DATA exactly
+    as the upsert path's reader reads them. LOAD DATA reads an unquoted NULL as SQL NULL,
+    takes the header's line ending for the whole file, keeps a CR the reader takes for a
+    line end, stores an unclosed quote and drops an extra field of an unterminated last
+    line; so a file goes to the bulk path only when:
+    - it holds no text NULL (the upsert path stores the four letters);
+    - every line ends as the header does (CRLF; or LF, and then no CR anywhere), the
+      last line too;
+    - its quotes are even in number, and each opens or closes a field or is doubled;
+    - no line is longer than MAX_LINE_CHARS (the reader refuses those).
+    `problem` says why not."""
 
     def __init__(self):
-        self.found = False
-        self._tail = b""
+        self.problem = None
+        self._ending = None            # b"\r\n" or b"\n", once the header's end was seen
+        self._tail = b""               # the last bytes fed, for what spans two chunks
+        self._cr = self._lf = self._crlf = self._quotes = 0
+        self._line = 0                 # bytes of the current (unfinished) line
 
-    def found_in(self, chunk):
-        if not self.found:
-            self.found = b"NULL" in self._tail + chunk[:3] or b"NULL" in chunk
-            self._tail = chunk[-3:]
-        return self.found
+    def feed(self, chunk):
+        """Take the next chunk; False as soon as the file cannot go to the bulk path."""
+        if self.problem or not chunk:
+            return self.problem is None
+        window = self._tail + chunk
+        if b"NULL" in window:
+            return self._refuse("the text NULL")
+        if self._ending is None:
+            first_lf = window.find(b"\n")
+            if first_lf >= 0:
+                self._ending = b"\r\n" if window[first_lf - 1:first_lf] == b"\r" else b"\n"
+        self._cr += chunk.count(b"\r")
+        self._lf += chunk.count(b"\n")
+        self._crlf += (self._tail[-1:] + chunk).count(b"\r\n")
+        self._quotes += chunk.count(b'"')
+        if self._ending == b"\n" and self._cr:
+            return self._refuse("a CR in a file whose lines end in LF")
+        if _STRAY_QUOTE.search(window):
+            return self._refuse("a quote that neither opens nor closes a field")
+        lines = chunk.split(b"\n")
+        self._line += len(lines[0])
+        if len(lines) > 1:
+            longest = max(self._line, max(len(line) for line in lines[1:-1]) if len(lines) > 2 else 0)
+            self._line = len(lines[-1])
+        else:
+            longest = self._line
+        if max(longest, self._line) > MAX_LINE_CHARS:
+            return self._refuse(f"a line longer than {MAX_LINE_CHARS} bytes")
+        self._tail = window[-3:]
+        return True
+
+    def finish(self):
+        """Whether the whole file may go to the bulk path, once every chunk was fed."""
+        if self.problem:
+            return False
+        if self._ending is None or not self._tail.endswith(b"\n"):
+            return self._refuse("no line end after the last line")
+        if self._ending == b"\r\n" and not self._cr == self._lf == self._crlf:
+            return self._refuse("lines ending in CRLF mixed with others, or a CR alone")
+        if self._quotes % 2:
+            return self._refuse("a quote left open")
+        return True
+
+    def _refuse(self, why):
+        self.problem = why
+        log.debug("not for the bulk path: %s", why)
+        return False
 
 
 def unpack_to(path, target):
     """Write the unpacked bytes of a report file (plain, gzip or zip) to `target`; returns
-    whether the result may go to the bulk load (no text NULL in it: see bulk_loadable)."""
-    scan = _TextNullScan()
+    whether the result may go to the bulk load (see bulk_loadable)."""
+    scan = _BulkScan()
     try:
         with _open_binary(path) as source, open(target, "wb") as out:
             for chunk in iter(lambda: source.read(1 << 20), b""):
-                scan.found_in(chunk)
+                scan.feed(chunk)
                 out.write(chunk)
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise ReportFileError(f"{path}: cannot unpack: {err or type(err).__name__}") from None
-    return not scan.found
+    return scan.finish()
+
+
+# The longest line a report or CAL file may have, in characters. Real lines are under a few
+# KB; a longer one is refused before it is held whole (a 1 MB gzip can unpack to a 1 GiB
+# line). The bulk path's scan applies the same bound, in bytes.
+MAX_LINE_CHARS = 1 << 20
 
 
 @contextlib.contextmanager
-def open_report_rows(path):
-    """(header, rows) of a report file, plain CSV, gzip or zip; rows are read lazily."""
+def open_report_rows(path, name=None):
+    """(header, rows) of a report file, plain CSV, gzip or zip; rows are read lazily.
+    Quoting is read strictly (a quote left open, or text after a closing quote, is an
+    error naming the line), and no line may be longer than MAX_LINE_CHARS. Errors name the
+    file as `name` (say "file 5000001"; default: its path)."""
+    name = name or str(path)
     with contextlib.ExitStack() as stack:
         try:
             binary = stack.enter_context(_open_binary(path))
         except (OSError, zipfile.BadZipFile) as err:
-            raise ReportFileError(f"{path}: cannot open: {err}") from None
+            raise ReportFileError(f"{name}: cannot open: {err.strerror if isinstance(err, OSError) else err}") \
+                from None
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
+        reader = csv.reader(_BoundedLines(text, name), strict=True)
         try:
             header = next(reader)
         except StopIteration:
-            raise ReportFileError(f"{path}: empty file, not even a header") from None
+            raise ReportFileError(f"{name}: empty file, not even a header") from None
         except UnicodeDecodeError:
-            raise ReportFileError(_bad_text_where(path)) from None
+            raise ReportFileError(_bad_text_where(path, name)) from None
         except (csv.Error, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-            raise ReportFileError(f"{path}: cannot read the header: {err}") from None
-        yield [h.strip() for h in header], _guarded(reader, path)
+            raise ReportFileError(f"{name}: cannot read the header: {err}") from None
+        yield [h.strip() for h in header], _guarded(reader, path, name)
 
 
-def _guarded(reader, path):
+class _BoundedLines:
+    """A text's lines for the csv reader, none longer than MAX_LINE_CHARS."""
+
+    def __init__(self, text, name):
+        self.text, self.name, self.number = text, name, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ReportFileError(f"{self.name}, line {self.number}: longer than {MAX_LINE_CHARS:,} characters, "
+                                  f"which no report line is; nothing of it was loaded")
+        return line
+
+
+def _guarded(reader, path, name):
     """Rows, with decoding and CSV errors named by file and line."""
     try:
         yield from reader
     except UnicodeDecodeError:
-        raise ReportFileError(_bad_text_where(path)) from None
+        raise ReportFileError(_bad_text_where(path, name)) from None
     except (csv.Error, OSError, EOFError, zlib.error) as err:
-        raise ReportFileError(f"{path}, line {reader.line_num}: {err or type(err).__name__}") from None
+        raise ReportFileError(f"{name}, line {reader.line_num}: {err or type(err).__name__}") from None
 
 
-def _bad_text_where(path):
+def _bad_text_where(path, name):
     """Which line holds bytes that are not UTF-8. Text is decoded in chunks, so the
     decoder's position says nothing a person can use: read the file again line by line
-    (only on this error path) to find it."""
+    (only on this error path) to find it, in pieces, so a huge line is never held whole."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    number, offset = 1, 0
     with _open_binary(path) as binary:
-        for number, line in enumerate(binary, start=1):
+        for piece in iter(lambda: binary.readline(1 << 16), b""):
             try:
-                line.decode("utf-8-sig" if number == 1 else "utf-8")
+                decoder.decode(piece, final=False)
             except UnicodeDecodeError as err:
-                return (f"{path}, line {number}, byte {err.start + 1} of the line: {line[err.start:err.end]!r} "
-                        f"is not UTF-8 text")
-    return f"{path}: not UTF-8 text"
+                return (f"{name}, line {number}, byte {offset + err.start + 1} of the line: "
+                        f"{piece[err.start:err.end]!r} is not UTF-8 text")
+            if piece.endswith(b"\n"):
+                number, offset = number + 1, 0
+                decoder = codecs.getincrementaldecoder("utf-8")()
+            else:
+                offset += len(piece)
+    return f"{name}: not UTF-8 text"
 
 
 @contextlib.contextmanager
