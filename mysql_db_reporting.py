@@ -182,6 +182,7 @@ REPORT_ID_TABLES = {
 }
 REPORTING_TABLES.update(REPORT_ID_TABLES)
 
+CLOCK_TOLERANCE = 60.0      # seconds a "finished at" may lie ahead of the server's clock
 RECORD_COLUMNS = ("publisher_id", "report_name", "reportID", "fingerprint", "title", "saved_at")
 
 
@@ -227,7 +228,10 @@ def take_lease(db, publisher_id, report_name, holder, seconds, not_worked_since=
     """Whether `holder` now holds the pair's lease for `seconds`: taken when nobody holds
     it, its holder's lease ran out, or `holder` has it already; and, with
     `not_worked_since`, only when nobody finished the pair since then."""
-    worked = "" if not_worked_since is None else " AND (worked_at IS NULL OR worked_at < %s)"
+    # A "finished at" in the future was written by a server clock that was ahead and has
+    # been set back: it does not mean finished during this run.
+    worked = "" if not_worked_since is None else \
+        f" AND (worked_at IS NULL OR worked_at < %s OR worked_at > {_now(db)} + {CLOCK_TOLERANCE})"
     params = [holder, float(seconds), int(publisher_id), report_name, holder]
     if not_worked_since is not None:
         params.append(float(not_worked_since))

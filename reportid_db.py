@@ -49,6 +49,12 @@ FOLD_AT = 256          # records saved since the last fold that make the next sa
 RECORD_KEYS = {"publisher_id", "report_name", "reportID"}
 
 
+# How far in the future a pair's "finished at" may lie and still count as finished during
+# this run: a later one was written by a clock that was ahead (and has since been set
+# back). Counting it would skip the pair, silently, until the clock caught up.
+CLOCK_TOLERANCE = 60.0
+
+
 def record_key(publisher_id, report_name):
     return f"{int(publisher_id)}\t{report_name}"
 
@@ -82,6 +88,7 @@ class ReportIdDB:
         os.makedirs(os.path.join(self.folder, "claims"), exist_ok=True)
         self._claims = {}
         self._claims_lock = threading.Lock()
+        self._future_said = False
         self._shelf_cache = None          # (generation folder, its shelf's records)
         self._current = os.path.join(self.folder, "current")
         self._lock_path = os.path.join(self.folder, ".lock")
@@ -124,12 +131,24 @@ class ReportIdDB:
             worked = json.loads(handle.read() or "{}")
         except ValueError:   # a claim file half-written by a kill: as if never worked
             worked = {}
-        if not_worked_since is not None and worked.get("worked_at", 0) >= not_worked_since:
-            handle.close()
-            return Claim(False, f"finished by {worked.get('by', 'another program')} during this run")
+        worked_at = worked.get("worked_at", 0)
+        if not_worked_since is not None and worked_at >= not_worked_since:
+            if worked_at <= time.time() + CLOCK_TOLERANCE:
+                handle.close()
+                return Claim(False, f"finished by {worked.get('by', 'another program')} during this run")
+            self._warn_future_claim(publisher_id, report_name, worked_at, worked.get("by"))
         with self._claims_lock:
             self._claims[(int(publisher_id), report_name)] = handle
         return Claim(True)
+
+    def _warn_future_claim(self, publisher_id, report_name, worked_at, by):
+        """Said once per program: pairs marked finished in the future are worked anyway."""
+        with self._claims_lock:
+            first, self._future_said = not self._future_said, True
+        if first:
+            log.warning("publisher %s, report %r: marked finished by %s at %s, in the future (a clock was "
+                        "ahead?); worked now, as is every pair marked so", publisher_id, report_name,
+                        by or "another program", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(worked_at)))
 
     def release(self, publisher_id, report_name, worked=True):
         with self._claims_lock:

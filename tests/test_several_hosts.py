@@ -76,6 +76,30 @@ def test_a_claim_excludes_every_other_program_until_released(store, tmp_path, da
         other.close()
 
 
+def test_a_pair_marked_finished_in_the_future_is_worked_not_skipped(store, database, caplog):
+    """A run made while the clock was a day ahead marks its pairs finished "tomorrow"; once
+    the clock is right again, every run must still work them (issue 22, item 3)."""
+    assert store.claim(1, "A").held
+    store.release(1, "A", worked=True)
+    tomorrow = store.now() + 86400
+    if isinstance(store, reportid_db.MySQLReportIdDB):
+        database.admin.execute("UPDATE prog_ix_report_ids SET worked_at = %s", (tomorrow,))
+    else:
+        path = store._claim_path(1, "A")
+        with open(path) as f:
+            mark = json.load(f)
+        with open(path, "w") as f:
+            json.dump({**mark, "worked_at": tomorrow}, f)
+    started = store.now()
+    claim = store.claim(1, "A", not_worked_since=started)
+    assert claim.held, claim.reason
+    store.release(1, "A", worked=True)
+    finished = store.claim(1, "A", not_worked_since=started)
+    assert not finished.held and "during this run" in finished.reason, "a pair finished now still counts"
+    if not isinstance(store, reportid_db.MySQLReportIdDB):
+        assert "in the future" in caplog.text
+
+
 @pytest.fixture
 def lease_connections(mariadb_database, tmp_path):
     """Connections as the importing user to a database with the reporting tables."""
