@@ -3,6 +3,7 @@ SQLite."""
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import mysql_db_health
 import mysql_db_securereporter
 import secureReporterSupport
 from conftest import ROOT
-from errors import ConfigurationError
+from errors import ApiError, ConfigurationError
 from secureReporterWrapper import SecureReporterOptions, SecureReporterRun
 from standins.securereporter import SecureReporterStandIn
 
@@ -141,6 +142,40 @@ def test_a_record_whose_keys_differ_is_named(database, tmp_path):
                                                                      r"record's \(lacks advertiser_id\)"):
         secureReporterSupport.load_answer(database.db, str(path), "prog_sr_direct_revenue", "x")
     assert database.rows("SELECT COUNT(*) FROM prog_sr_direct_revenue")[0][0] == 0
+
+
+@pytest.mark.parametrize("answer,named", [
+    ('{"ok": true, "records": {"day": "2026-06-01", "advertiser_id": 1}}', "records is an object, not a list"),
+    ('{"ok": true, "records": [["2026-06-01", 1]]}', "record 1 is a list, not an object"),
+    ('{"ok": true, "message": ""}', "it has no records"),
+    ('{"ok": true, "records": [{"day": "2026-06-01", "advertiser_id": {"id": 1}}]}',
+     "record 1, field 'advertiser_id' is an object, not a plain value"),
+    ('[{"day": "2026-06-01"}]', "it is not a JSON object"),
+])
+def test_an_answer_of_another_shape_is_named_not_loaded_as_nothing(database, tmp_path, answer, named):
+    """Records missing, an object, a list of lists: one clear error (exit 1), never "0 rows" (issue 22, item 4)."""
+    mysql_db.create_tables(database.admin, mysql_db_securereporter.SECURE_REPORTER_TABLES)
+    path = tmp_path / "answer.json"
+    path.write_text(answer)
+    with pytest.raises(ApiError, match=re.escape(named)) as caught:
+        secureReporterSupport.load_answer(database.db, str(path), "prog_sr_direct_revenue", "x")
+    assert caught.value.exit_code == 1
+
+
+def test_a_deeply_nested_answer_is_refused_in_bounded_memory(database, tmp_path):
+    import tracemalloc
+    mysql_db.create_tables(database.admin, mysql_db_securereporter.SECURE_REPORTER_TABLES)
+    path = tmp_path / "answer.json"
+    depth = 100_000       # 200 KB of brackets: the old reader needed more than 16 GB
+    path.write_text('{"ok": true, "deep": ' + "[" * depth + "]" * depth + ', "records": []}')
+    tracemalloc.start()
+    try:
+        with pytest.raises(ApiError, match="nests deeper than 32 levels"):
+            secureReporterSupport.load_answer(database.db, str(path), "prog_sr_direct_revenue", "x")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"peak {peak >> 20} MB"
 
 
 def test_a_record_key_that_is_no_column_is_refused_before_anything_is_sent(database, tmp_path):
