@@ -87,7 +87,8 @@ def read_secrets_file(path):
         log.warning("%s can be read by group or others (mode %o); run: chmod 600 %s",
                     path, stat.S_IMODE(mode), path)
     try:
-        values = dotenv_values(path)
+        # Not interpolated: a password may hold "${...}", which must stay as typed.
+        values = dotenv_values(path, interpolate=False)
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigurationError(f"cannot read {path}: {err}") from None
     return {k: v for k, v in values.items() if v is not None}

@@ -115,3 +115,15 @@ def test_a_folder_where_the_file_should_be_is_named(tmp_path):
     (tmp_path / ".env-secrets").mkdir()
     result = run(tmp_path, "PROGSALESMYSQLPORT=3307")
     assert result.returncode == 2 and f"{tmp_path / '.env-secrets'} is a folder" in result.stderr
+
+
+def test_a_secret_with_dollar_braces_stays_as_typed_through_later_changes(tmp_path):
+    """"${...}" in a password is text, not a variable to expand (issue 22, item 5)."""
+    typed = "pa${HOME}ss$USER${NOPE:-x}"
+    result = run(tmp_path, "me@example.com", "-", stdin=typed + "\n")
+    assert result.returncode == 0, result.stderr
+    assert settings.load_settings(environ={"HOME": str(tmp_path)}).get("INDEXEXCHANGEPASSWORD") == typed
+    assert run(tmp_path, "PROGSALESMYSQLPORT=3307").returncode == 0      # another setting changed
+    s = settings.load_settings(environ={"HOME": str(tmp_path)})
+    assert s.get("INDEXEXCHANGEPASSWORD") == typed and s.get("PROGSALESMYSQLPORT") == "3307"
+    assert "${HOME}" in (tmp_path / ".env-secrets").read_text(), "written to disk as typed"
