@@ -13,7 +13,7 @@ import mysql_db
 import mysql_db_cal
 from authenticationSupport import AuthorizedSession, CalTokens
 from cronrun import CronRun, RunSummary, in_shard
-from errors import (ApiError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
+from errors import (ApiError, ApiUnavailableError, AuthenticationError, ConfigurationError, NotFoundError, PermissionDeniedError,
                     SuiteError)
 from utility import mask_secret, only_known
 
@@ -51,6 +51,7 @@ class CalSummary(RunSummary):
     files_loaded: int = 0
     files_skipped: int = 0        # loaded before and unchanged
     files_failed: int = 0
+    files_deferred: int = 0       # not tried: Index Exchange stalled on an earlier file of the publisher
     mappings_failed: int = 0
     rows_loaded: int = 0
     sentinels: int = 0            # non-integers stored as -9999
@@ -62,20 +63,23 @@ class CalSummary(RunSummary):
 
     @property
     def complete(self):
-        return not (self.publishers_failed or self.files_failed or self.mappings_failed or self.interrupted)
+        return not (self.publishers_failed or self.files_failed or self.files_deferred or self.mappings_failed
+                    or self.interrupted)
 
     def lines(self):
         return [
             f"  publishers: {self.publishers} ({self.publishers_failed} failed)",
             f"  mapping rows loaded: {self.mapping_rows}",
-            f"  log files: {self.files_loaded} loaded, {self.files_skipped} already loaded, {self.files_failed} failed",
+            f"  log files: {self.files_loaded} loaded, {self.files_skipped} already loaded, {self.files_failed} failed"
+            + (f", {self.files_deferred} left for the next run" if self.files_deferred else ""),
             f"  log rows: {self.rows_loaded} loaded; {self.sentinels} non-integer values stored as -9999",
             f"  columns kept in `other`: {', '.join(sorted(self.extra_columns)) or 'none'}",
             *[f"  notice: {notice}" for notice in self.notices],
         ]
 
     def health_counts(self):
-        return {"files_failed": self.files_failed, "cal_files": self.files_loaded, "cal_rows": self.rows_loaded}
+        return {"files_failed": self.files_failed, "files_pending": self.files_deferred, "cal_files": self.files_loaded,
+                "cal_rows": self.rows_loaded}
 
 
 class CalRun(CronRun):
@@ -213,23 +217,36 @@ class CalRun(CronRun):
             self.summary.add(publishers_failed=1)
             self.summary.problem(f"publisher {publisher_id}: cannot read the download log: {err}")
             return
-        for cal_file in files:
-            if calSupport.needs_loading(cal_file, loaded):
-                self._file(db, session, cal_file)
-            else:
-                self.summary.add(files_skipped=1)
+        wanted = [f for f in files if calSupport.needs_loading(f, loaded)]
+        self.summary.add(files_skipped=len(files) - len(wanted))
+        for number, cal_file in enumerate(wanted):
+            if not self._file(db, session, cal_file):
+                # Index Exchange stalled or went away (after the client's retries and the
+                # download's deadline): the rest would wait as long, one after another.
+                left = len(wanted) - number - 1
+                if left:
+                    self.summary.add(files_deferred=left)
+                    self.summary.problem(f"publisher {publisher_id}: {left} more CAL files left for the next run, "
+                                         f"since Index Exchange is not answering as it should")
+                return
 
     def _file(self, db, session, cal_file):
+        """Fetch and load one CAL file; False when Index Exchange did not serve it (the
+        publisher's other files are then left for the next run)."""
         where = f"publisher {cal_file.publisher_id}, {cal_file.origin} file {cal_file.file_id} ({cal_file.hour})"
         path = os.path.join(self.folder, f"{cal_file.publisher_id}-{cal_file.file_id}.csv.gz")
         try:
             calSupport.fetch(session, cal_file, path)
             table = self.tables["impressions_log" if cal_file.origin == "impressions_log" else "bid_log"]
             result, shaped = calSupport.load_file(db, path, table, cal_file)
+        except ApiUnavailableError as err:
+            self.summary.add(files_failed=1)
+            self.summary.problem(f"{where}: {err}")
+            return False
         except SuiteError as err:
             self.summary.add(files_failed=1)
             self.summary.problem(f"{where}: {err}")
-            return
+            return True
         finally:
             if os.path.exists(path):
                 os.unlink(path)
@@ -238,3 +255,4 @@ class CalRun(CronRun):
         self.summary.add(files_loaded=1, rows_loaded=result.rows, sentinels=shaped.sentinels)
         log.info("%s: %d rows (%d new, %d updated), %d values as -9999", where, result.rows, result.inserted,
                  result.updated, shaped.sentinels)
+        return True

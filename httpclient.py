@@ -154,9 +154,12 @@ class HttpClient:
     """Shared by all threads of a program (one connection pool)."""
 
     def __init__(self, timeout=60.0, max_wait=300.0, backoff_factor=1.0, backoff_max=60.0, jitter=1.0,
-                 total_retries=10, pool_size=64):
+                 total_retries=10, pool_size=64, download_timeout=900.0):
         self.timeout = timeout
         self.max_wait = max_wait
+        # `timeout` bounds each wait for bytes; this bounds a whole download, since a server
+        # that sends a byte now and then never lets a single wait run out.
+        self.download_timeout = download_timeout
         self.backoff_factor, self.backoff_max, self.jitter = backoff_factor, backoff_max, jitter
         self.retry = BoundedRetry(
             total=total_retries, connect=total_retries, read=total_retries, status=total_retries, other=0,
@@ -197,7 +200,8 @@ class HttpClient:
     @classmethod
     def from_settings(cls, settings, **overrides):
         options = dict(timeout=float(settings.integer("INDEXEXCHANGETIMEOUT", minimum=1)),
-                       max_wait=float(settings.integer("INDEXEXCHANGEMAXRETRYWAIT")))
+                       max_wait=float(settings.integer("INDEXEXCHANGEMAXRETRYWAIT")),
+                       download_timeout=float(settings.integer("INDEXEXCHANGEDOWNLOADTIMEOUT", minimum=1)))
         options.update(overrides)
         return cls(**options)
 
@@ -250,9 +254,12 @@ class HttpClient:
     def download(self, url, endpoint, fileobj, *, bearer=None, headers=None, chunk_size=1 << 16):
         """Stream a body into `fileobj` (seekable, binary); return the number of bytes.
 
-        A body cut short is fetched again from the start, within the call's bound.
+        A body cut short is fetched again from the start, within the call's bound. The whole
+        download, retries included, ends after `download_timeout` seconds however the server
+        sends (ApiUnavailableError saying so).
         """
         headers = self._headers(bearer, None, headers)
+        deadline = time.monotonic() + self.download_timeout
 
         def once():
             response = self._send("GET", url, endpoint, stream=True, headers=headers)
@@ -261,14 +268,38 @@ class HttpClient:
                 fileobj.seek(0)
                 fileobj.truncate()
                 size = 0
-                for chunk in response.iter_content(chunk_size):
+                for chunk in self._body(response, chunk_size):
                     fileobj.write(chunk)
                     size += len(chunk)
+                    if time.monotonic() > deadline:
+                        raise ApiUnavailableError(
+                            endpoint, response.status_code, f"the download took longer than {self.download_timeout:g} s "
+                            f"({size:,} bytes had come); the server sends too slowly",
+                            urllib.parse.urlsplit(url).path)
                 return size
             finally:
                 response.close()
 
         return self._again_if_cut_short(endpoint, url, once)
+
+    @staticmethod
+    def _body(response, chunk_size):
+        """The body in pieces as they arrive (read1: a slow server's byte is handed over at
+        once, not held until a whole chunk came), with urllib3's errors as requests' own."""
+        import urllib3.exceptions
+        raw = response.raw
+        while True:
+            try:
+                chunk = raw.read1(chunk_size)
+            except urllib3.exceptions.ProtocolError as err:       # cut short, dropped
+                raise requests.exceptions.ChunkedEncodingError(err) from None
+            except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.SSLError, OSError) as err:
+                raise requests.exceptions.ConnectionError(err) from None
+            except urllib3.exceptions.DecodeError as err:
+                raise requests.exceptions.ContentDecodingError(err) from None
+            if not chunk:
+                return
+            yield chunk
 
     def _again_if_cut_short(self, endpoint, url, once, attempts=5):
         """Run `once`; when the body was cut short (dropped mid-body, fewer bytes than

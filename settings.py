@@ -45,6 +45,7 @@ SETTINGS = [
     Setting("INDEXEXCHANGEIDENTITYURL", "https://identity.indexexchange.com", False),
     Setting("INDEXEXCHANGETIMEOUT", "60", False),
     Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False),
+    Setting("INDEXEXCHANGEDOWNLOADTIMEOUT", "900", False),
     Setting("PROGSALESDBENGINE", "mysql", False, choices=("mysql", "sqlite")),
     Setting("PROGSALESMYSQLUSERNAME", None, False),
     Setting("PROGSALESMYSQLPASSWORD", None, True),

@@ -41,7 +41,8 @@ CAL_TOKEN_PATH = "/auth/realms/eventlog/protocol/openid-connect/token"
 FILE_TYPES = {"csv": "text/csv; charset=utf-8", "csv.gz": "application/gzip", "csv.zip": "application/zip"}
 TITLE_RULE = re.compile(r"^[A-Za-z0-9 _.\-]{1,255}$")
 CAL_MAPPINGS = ("buyers", "dsps", "partners", "campaigns", "deals", "sites")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "truncate", "corrupt", "expire")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "truncate", "corrupt", "expire", "drip")
+DRIP_SECONDS = 0.5         # a "drip" answer sends one byte this often (real seconds)
 FIRST_TEMPLATE_SPEC_ID = 1965885
 FIRST_NEW_SPEC_ID = 2100001
 FIRST_RUN_ID = 5000001
@@ -110,7 +111,9 @@ class FaultPlan:
     kinds: "429" (with Retry-After `retry_after`, or none when it is None), "500".."504"
     (a non-JSON body), "drop" (connection closed with no answer), "truncate" (the body
     cut short of its Content-Length), "corrupt" (a full answer whose bytes are altered),
-    "expire" (every access token expires just before the call: a token dying mid-run).
+    "expire" (every access token expires just before the call: a token dying mid-run),
+    "drip" (the body sent one byte every DRIP_SECONDS: a server that stalls without ever
+    timing out a read).
     Endpoint "*" matches any endpoint.
     """
 
@@ -967,6 +970,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "truncate":
             self.wfile.write(content[: len(content) // 2])
             self.wfile.flush()
+            self.close_connection = True
+            return
+        if fault == "drip":
+            for offset in range(len(content)):
+                try:
+                    self.wfile.write(content[offset:offset + 1])
+                    self.wfile.flush()
+                except OSError:          # the client gave up
+                    break
+                time.sleep(DRIP_SECONDS)
             self.close_connection = True
             return
         # Mark the download before the body goes out, so a client that has the whole body

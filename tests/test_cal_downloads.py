@@ -75,6 +75,26 @@ def test_mappings_rerun_updates_in_place(cal, sim):
     assert cal.run().complete and cal.count("prog_ix_campaign_mapping") == before
 
 
+def test_a_stalled_server_holds_one_cal_file_not_every_file_of_the_publisher(cal, sim):
+    """The first file drips: it is given up at the download's deadline, and the publisher's
+    other files are left for the next run instead of each waiting as long (issue 22, item 6)."""
+    publisher = cal.publishers[0]
+    files = len(sim.cal_file_ids(publisher, "impression"))
+    sim.faults.add("cal_file", "drip")
+    cal.http = HttpClient(timeout=5, max_wait=1, backoff_factor=0.05, backoff_max=0.1, jitter=0, download_timeout=1)
+    try:
+        summary = cal.run(mappings=False, impressions=True, publisher_ids=[publisher])
+        assert (summary.files_failed, summary.files_deferred, summary.files_loaded) == (1, files - 1, 0)
+        assert "took longer than 1 s" in summary.problems[0]
+        assert summary.problems[1] == (f"publisher {publisher}: {files - 1} more CAL files left for the next run, "
+                                       f"since Index Exchange is not answering as it should")
+        assert not summary.complete and sim.stats()["calls"]["cal_file"] == 1
+        again = cal.run(mappings=False, impressions=True, publisher_ids=[publisher])
+    finally:
+        cal.http.close()
+    assert again.complete and again.files_loaded == files
+
+
 # --- logs ---------------------------------------------------------------------------------
 
 def test_both_logs_every_bid_kept_and_rerun_doubles_nothing(cal, sim):

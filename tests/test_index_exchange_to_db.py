@@ -212,6 +212,22 @@ def test_md5_wrong_every_time_leaves_the_file_pending(ix, sim):
     assert ix.run_statuses() == {"pending": 1} and ix.stats_rows() == 0
 
 
+def test_a_download_that_drips_is_given_up_at_its_deadline_and_collected_next_run(ix, sim):
+    """A server sending a byte now and then never lets one read time out: the whole download
+    has a deadline (INDEXEXCHANGEDOWNLOADTIMEOUT) (issue 22, item 6)."""
+    sim.faults.add("file_download", "drip")
+    ix.env["INDEXEXCHANGEDOWNLOADTIMEOUT"] = "1"
+    result = ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0])
+    assert result.returncode == 1, result.stderr
+    assert "the download took longer than 1 s" in result.stderr and "the server sends too slowly" in result.stderr
+    assert ix.run_statuses() == {"pending": 1} and ix.stats_rows() == 0
+    error = ix.rows("SELECT last_error FROM prog_ix_report_runs")[0][0]
+    assert "took longer than 1 s" in error
+    again = ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0])
+    assert again.returncode == 0, again.stderr
+    assert ix.run_statuses() == {"loaded": 2}
+
+
 # --- the script as cron runs it ---------------------------------------------------------
 
 def test_script_summary_and_exit_codes(ix, sim):
