@@ -31,6 +31,8 @@ MYSQL_DATA_ERRORS = {1048, 1263, 1264, 1265, 1292, 1366, 1406, 1411}
 MYSQL_DEADLOCK_ERRORS = {1205, 1213}
 # Server gone, lost mid-query, killed, or disconnected for inactivity.
 MYSQL_LOST_CONNECTION_ERRORS = {2006, 2013, 2055, 1927, 4031}
+# A statement bigger than max_allowed_packet (the server then closes the connection).
+MYSQL_PACKET_TOO_LARGE = 1153
 # Access denied for the user, to the database, unknown database.
 MYSQL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
 # A command or table this user may not use: the wrong user was configured or given.
@@ -110,6 +112,9 @@ class MySQLDatabase(MySQLBulkLoading, Database):
             kind = DatabaseLoginError if errno in MYSQL_LOGIN_ERRORS else DatabaseConnectionError
             raise kind(f"cannot connect to MySQL as {self._where}: {message}") from None
         self.galera = self._wait_for_causality(conn)
+        self._max_allowed_packet = self._server_packet_limit(conn)
+        # Room for the protocol's own bytes around a statement.
+        self._max_statement_bytes = max(4096, self._max_allowed_packet - 4096)
         return conn
 
     def _wait_for_causality(self, conn):
@@ -129,6 +134,18 @@ class MySQLDatabase(MySQLBulkLoading, Database):
             with contextlib.suppress(*self._driver_errors):
                 conn.rollback()
             return False
+
+    def _server_packet_limit(self, conn):
+        """The largest statement the server takes (max_allowed_packet), in bytes."""
+        try:
+            cursor = conn.cursor()
+            cursor.execute("SELECT @@max_allowed_packet")
+            (limit,) = cursor.fetchone()
+            cursor.close()
+            conn.rollback()
+            return int(limit)
+        except self._driver_errors:     # not expected; the smallest default a server has
+            return 1 << 20
 
     def _global_setting(self, name):
         try:
@@ -159,6 +176,10 @@ class MySQLDatabase(MySQLBulkLoading, Database):
             return DatabaseError(f"{what + ': ' if what else ''}too big for one Galera write set ({limit} = "
                                  f"{self._global_setting(limit)}); nothing of it was kept. Raise {limit} on every "
                                  f"node (SET GLOBAL {limit} = ...; 0 means no limit for wsrep_max_ws_rows)")
+        if errno == MYSQL_PACKET_TOO_LARGE:
+            # Not a lost connection to retry: the same statement would be refused again.
+            return DatabaseError(f"{text}; raise max_allowed_packet on the server (now "
+                                 f"{self._max_allowed_packet:,} bytes)")
         if errno in MYSQL_LOST_CONNECTION_ERRORS or not self._alive() or (errno == -1 and "not available" in message):
             # (-1, "Connection not available": the connector gave up on a connection whose
             # statement the server aborted mid-transfer, e.g. a Galera conflict during LOAD DATA.)
@@ -297,7 +318,26 @@ class MySQLDatabase(MySQLBulkLoading, Database):
 
     def _insert_batch(self, sql, batch, first_row_number, table, columns):
         prefix, suffix = sql
-        self._send_batch(prefix + rows_literal(batch) + suffix, batch, first_row_number, table, columns)
+        for first, rows, statement in self._statements(prefix, suffix, first_row_number, batch, table):
+            self._send_batch(statement, rows, first, table, columns)
+
+    def _statements(self, prefix, suffix, first, batch, table):
+        """(first row number, rows, statement) for a batch: one statement, or several when
+        the batch's text is longer than the server takes in one packet (long text values:
+        batches are counted in rows). A single row longer than that is an error naming it."""
+        statement = prefix + rows_literal(batch) + suffix
+        # Characters are 1 to 4 bytes: only a statement that may be too long is measured.
+        if len(statement) * 4 <= self._max_statement_bytes or \
+                len(statement.encode("utf-8")) <= self._max_statement_bytes:
+            yield first, batch, statement
+            return
+        if len(batch) == 1:
+            raise DatabaseError(f"loading {table}: row {first} is {len(statement.encode('utf-8')):,} bytes as SQL, "
+                                f"more than the server takes in one statement (max_allowed_packet = "
+                                f"{self._max_allowed_packet:,}); raise max_allowed_packet on the server")
+        half = len(batch) // 2
+        yield from self._statements(prefix, suffix, first, batch[:half], table)
+        yield from self._statements(prefix, suffix, first + half, batch[half:], table)
 
     def _send_batch(self, statement, batch, first_row_number, table, columns):
         try:
@@ -326,8 +366,9 @@ class MySQLDatabase(MySQLBulkLoading, Database):
         def build():
             try:
                 for first, batch in batches:
-                    if not put((first, batch, prefix + rows_literal(batch) + suffix)):
-                        return
+                    for statement in self._statements(prefix, suffix, first, batch, table):
+                        if not put(statement):
+                            return
                 put(None)
             except BaseException as err:  # raised in the loading thread, as if it had read the rows
                 put(err)

@@ -244,3 +244,33 @@ def test_the_integer_rule_is_the_same_in_python_and_in_the_servers_regexp(mysql_
     on_server = [bool(mysql_stats.db.fetch_all(f"SELECT {literal(v)} REGEXP {literal(INTEGER_SQL_REGEXP)}")[0][0])
                  for v in odd]
     assert on_server == [mysql_db.is_integer_text(v) for v in odd]
+
+
+def test_long_text_values_go_in_statements_the_server_takes(mariadb_database):
+    """Batches are counted in rows; a batch of long texts longer than max_allowed_packet is
+    sent as several statements, and a row longer than it is named (issue 22, item 8)."""
+    admin = mariadb_database.admin
+    mariadb_database.create("CREATE TABLE long_texts (k int NOT NULL, v mediumtext, PRIMARY KEY (k))")
+    before = int(admin.fetch_all("SELECT @@GLOBAL.max_allowed_packet")[0][0])
+    admin.execute_script(["SET GLOBAL max_allowed_packet = 1048576"])
+    env = mariadb_database.settings_env
+    try:
+        db = mysql_db.MySQLDatabase("127.0.0.1", env["PROGSALESMYSQLPORT"], env["PROGSALESMYSQLUSERNAME"],
+                                    env["PROGSALESMYSQLPASSWORD"], env["PROGSALESMYSQLDATABASE"])
+        try:
+            rows = [[str(k), f"{k} " + "é" * 3000] for k in range(1000)]      # 6 MB a batch of 1,000 rows
+            assert db.load_rows("long_texts", ["k", "v"], rows).inserted == 1000
+            again = db.load_rows("long_texts", ["k", "v"], rows)
+            assert (again.inserted, again.updated) == (0, 1000), "an update, too, loads"
+            assert admin.fetch_all("SELECT COUNT(*), SUM(LENGTH(v)) FROM long_texts")[0] == \
+                (1000, sum(len(v.encode()) for _, v in rows))
+            with pytest.raises(mysql_db.DatabaseError, match=r"row 2 is [0-9,]+ bytes as SQL, more than the server "
+                                                             r"takes in one statement \(max_allowed_packet = "
+                                                             r"1,048,576\)") as caught:
+                db.load_rows("long_texts", ["k", "v"], [["5000", "x"], ["5001", "x" * (2 << 20)]])
+            assert not isinstance(caught.value, mysql_db.TransientDatabaseError)
+        finally:
+            db.close()
+    finally:
+        admin.execute_script([f"SET GLOBAL max_allowed_packet = {before}"])
+    assert admin.fetch_all("SELECT COUNT(*) FROM long_texts WHERE k >= 5000")[0][0] == 0
