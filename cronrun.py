@@ -118,11 +118,18 @@ class CronRun:
                     self.steps(db)
                 except BaseException as err:
                     failure = err
-                    raise
-                finally:
-                    self.summary.seconds = time.monotonic() - started
-                    self.summary.transactions_retried = self.connections.transactions_retried()
-                    self._close_health_record(db, failure)
+                # What check/steps opened is closed before the record is completed, so a
+                # failure closing it (a reportID database that cannot be saved) is the
+                # run's outcome in the record too, as it is the process's exit code.
+                try:
+                    self.resources.close()
+                except BaseException as err:
+                    failure = failure or err
+                self.summary.seconds = time.monotonic() - started
+                self.summary.transactions_retried = self.connections.transactions_retried()
+                self._close_health_record(db, failure)
+                if failure is not None:
+                    raise failure
             finally:
                 try:
                     self.resources.close()

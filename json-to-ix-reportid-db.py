@@ -23,7 +23,7 @@ def build_parser():
 def main(args):
     settings = settings_module.load_settings()
     records = reportid_db.read_records_file(args.file)
-    with reportid_db.open_store(settings, store=args.store) as database:
+    with reportid_db.open_store(settings, store=args.store, check=False) as database:   # it may restore a damaged one
         database.replace_all(records)
     print(f"reportID database now holds {len(records)} records from {args.file}")
     return cli.EXIT_OK

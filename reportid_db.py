@@ -194,11 +194,22 @@ class ReportIdDB:
             with open(path, "rb") as f:
                 return pickle.load(f)
         except Exception as err:  # a damaged database must say so, not pass for empty
-            raise ConfigurationError(f"reportID database record {path} cannot be read ({err}); restore the "
-                                     f"database with json-to-ix-reportid-db.py or run tidy-reports.py") from None
+            raise ConfigurationError(f"reportID database record {path} cannot be read ({_short(err)}); "
+                                     f"{self._restore_hint()}") from None
 
     def _record_path(self, key):
         return os.path.join(self._records_folder(), _file_name(key, 24))
+
+    def _restore_hint(self):
+        return (f"nothing was sent to Index Exchange. Restore it from a dump with json-to-ix-reportid-db.py FILE, "
+                f"or move {self.folder} away to start afresh (every pair then saves a new spec; tidy-reports.py "
+                f"deactivates the old ones)")
+
+    def check(self):
+        """ConfigurationError when the database cannot be read whole (a shelf deleted or
+        damaged, a record file corrupted): found before any call, not pair by pair."""
+        with self._locked(exclusive=False):
+            self._read_current()
 
     def _shelf_records(self):
         """{key: record} of the current generation's shelf. A generation's shelf never
@@ -212,8 +223,8 @@ class ReportIdDB:
             with shelve.Shelf(dbm.dumb.open(shelf_path, "r")) as shelf:
                 records = {key: dict(shelf[key]) for key in shelf.keys()}
         except Exception as err:  # a damaged database must say so, not pass for empty
-            raise ConfigurationError(f"reportID database {shelf_path} cannot be read ({err}); "
-                                     f"restore it with json-to-ix-reportid-db.py or run tidy-reports.py") from None
+            raise ConfigurationError(f"reportID database {shelf_path} cannot be read ({_short(err)}); "
+                                     f"{self._restore_hint()}") from None
         self._shelf_cache = (generation, records)
         return records
 
@@ -451,13 +462,17 @@ STORES = ("shelve", "mysql")
 
 
 @contextlib.contextmanager
-def open_store(settings, connections=None, store=None):
+def open_store(settings, connections=None, store=None, check=True):
     """The reportID database PROGSALESREPORTIDSTORE (or `store`) names, closed after the
-    block. The mysql store uses `connections` (a ConnectionPerThread), or its own."""
+    block. The mysql store uses `connections` (a ConnectionPerThread), or its own. With
+    `check`, a shelve that cannot be read whole is a ConfigurationError at once (not
+    given when restoring one)."""
     store = store or settings.get("PROGSALESREPORTIDSTORE")
     if store == "shelve":
         database = ReportIdDB(settings.settings_store())
         try:
+            if check:
+                database.check()
             yield database
         finally:
             database.close()
@@ -476,6 +491,12 @@ def open_store(settings, connections=None, store=None):
         database.close()
         if own:
             connections.close()
+
+
+def _short(err):
+    """An error's own words, short (a damaged file can make them long)."""
+    text = f"{type(err).__name__}: {err}"
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _fsync_folder(path):

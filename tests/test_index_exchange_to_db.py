@@ -2,12 +2,15 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 import mysql_db_reporting
 import reportid_db
+from conftest import ROOT
 from errors import ConfigurationError
 from importenv import REPORTS, ImportEnv, summary_figure
 
@@ -226,6 +229,42 @@ def test_a_download_that_drips_is_given_up_at_its_deadline_and_collected_next_ru
     again = ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0])
     assert again.returncode == 0, again.stderr
     assert ix.run_statuses() == {"loaded": 2}
+
+
+@pytest.mark.parametrize("damage", ["shelf deleted", "shelf corrupted", "record corrupted"])
+def test_a_damaged_reportid_database_is_found_before_any_call(ix, sim, damage):
+    """Not an error per pair and a run that loads nothing with exit 0: one line, exit 2,
+    nothing sent, and the health record says 2 as the process does (issue 22, item 9)."""
+    import glob
+    import mysql_db_health
+    first = ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0])
+    assert first.returncode == 0, first.stderr
+    current = os.path.join(ix.home, "INDEX-SETTINGS", "reportid-db", "current")
+    if damage == "shelf deleted":
+        for path in glob.glob(os.path.join(current, "reportids.*")):
+            os.unlink(path)
+    elif damage == "shelf corrupted":
+        with open(os.path.join(current, "reportids.dir"), "w") as f:
+            f.write("not a shelf index\n" * 100)
+    else:
+        os.makedirs(os.path.join(current, "records"), exist_ok=True)
+        with open(os.path.join(current, "records", "0" * 24), "wb") as f:
+            f.write(b"\x80\x04 not a pickle")
+    sim.reset_stats()
+    result = ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "reportID database" in lines[0] and "cannot be read" in lines[0]
+    assert "nothing was sent to Index Exchange" in lines[0] and "json-to-ix-reportid-db.py" in lines[0]
+    assert sum(sim.stats()["calls"].values()) == 0
+    assert mysql_db_health.runs(ix.database.admin, "index-exchange-to-db.py")[-1]["exit_code"] == 2
+    dump = os.path.join(ix.home, "empty.json")
+    with open(dump, "w") as f:
+        f.write('{"reports": []}')
+    restored = subprocess.run([sys.executable, os.path.join(ROOT, "json-to-ix-reportid-db.py"), dump], env=ix.env,
+                              capture_output=True, text=True, timeout=60)
+    assert restored.returncode == 0, "a damaged database can be restored"
+    assert ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0]).returncode == 0
 
 
 # --- the script as cron runs it ---------------------------------------------------------
