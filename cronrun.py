@@ -29,7 +29,7 @@ import mysql_db_health
 import readwrite
 from errors import ConfigurationError, SuiteError
 from httpclient import HttpClient
-from utility import Tally
+from utility import Tally, cut_to_bytes
 
 log = logging.getLogger("cronrun")
 
@@ -164,7 +164,8 @@ class CronRun:
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
             problems.append(f"{type(failure).__name__}: {failure}")
         try:
-            mysql_db_health.close_run(db, self.run_id, code, self.summary.health_counts(), "\n".join(problems)[:60000])
+            mysql_db_health.close_run(db, self.run_id, code, self.summary.health_counts(),
+                                      cut_to_bytes("\n".join(problems), mysql_db_health.PROBLEMS_BYTES))
         except SuiteError as err:   # the work's own outcome stands; say why the record is open
             log.error("cannot complete this run's row in %s: %s", mysql_db_health.IMPORT_LOG_TABLE, err)
 

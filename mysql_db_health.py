@@ -9,6 +9,10 @@ from mysql_db import now_text
 
 IMPORT_LOG_TABLE = "prog_ix_import_log"
 
+# The problems column is TEXT: 65,535 bytes (not characters: a multi-byte text cut to
+# 60,000 characters does not fit, and the run's row would stay "not finished").
+PROBLEMS_BYTES = 60000
+
 # The counters a run may report; each program fills those that mean something for it.
 COUNT_COLUMNS = ("pairs", "files_loaded", "files_pending", "files_failed", "files_expired", "rows_inserted",
                  "rows_updated", "rows_rejected", "cal_files", "cal_rows")

@@ -106,3 +106,14 @@ def only_known(rows, given, option, where):
         raise ConfigurationError(f"{option}: publisher {', '.join(map(str, unknown))} not in {where}")
     wanted = set(given)
     return [row for row in rows if row[0] in wanted]
+
+
+def cut_to_bytes(text, max_bytes, marker="…"):
+    """`text` whose UTF-8 form is at most `max_bytes` bytes, cut at a character and ended
+    with `marker` when cut: a database column holds bytes, and text cut by characters
+    can be several times longer than it."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    room = max_bytes - len(marker.encode("utf-8"))
+    return data[:max(room, 0)].decode("utf-8", errors="ignore") + marker

@@ -84,3 +84,34 @@ def test_cal_runs_are_recorded_too(sim, database, tmp_path, http):
     [row] = runs(cal, "cal-downloads.py")
     assert row["exit_code"] == 0
     assert (row["cal_files"], row["cal_rows"]) == (summary.files_loaded, summary.rows_loaded) and row["cal_rows"] > 0
+
+
+def test_long_multi_byte_problems_still_finish_the_row(ix):
+    """Problems cut by bytes, not characters: 50,000 characters of 'é' are 100,000 bytes,
+    more than the TEXT column holds, and the row stayed "not finished" (issue 22, item 10)."""
+    from cronrun import CronRun, RunSummary
+
+    class ProblemsSummary(RunSummary):
+        complete = property(lambda self: not self.problems)
+
+    class ManyProblems(CronRun):
+        program = "many-problems"
+        summary_class = ProblemsSummary
+
+        def check(self, db):
+            pass
+
+        def steps(self, db):
+            for n in range(50):
+                self.summary.problem(f"problem {n}: " + "é" * 1000)
+
+    class Options:
+        def validated(self):
+            return self
+
+    summary = ManyProblems(ix.settings, Options(), http=ix.http).run()
+    assert summary.exit_code == 1
+    [row] = runs(ix, "many-problems")
+    assert row["finished_at"] is not None and row["exit_code"] == 1
+    assert row["problems"].startswith("problem 0: éé") and row["problems"].endswith("…")
+    assert len(row["problems"].encode("utf-8")) <= mysql_db_health.PROBLEMS_BYTES
