@@ -95,6 +95,10 @@ class Database:
     def _quote(self, name):
         raise NotImplementedError
 
+    def table_ddl(self, ddl):
+        """The CREATE TABLE statement this engine runs for the suite's plain `ddl`."""
+        return ddl + self.table_options
+
     def quote(self, name):
         """An identifier (a table or column name already checked) quoted for this engine."""
         return self._quote(name)
@@ -285,12 +289,18 @@ class Database:
                 result.updated = self._existing_count() if key_columns else 0
             else:
                 for first, batch in batches:
+                    batch = self._stored_batch(batch, first, table, columns)
                     result.updated += self._count_existing(table, key_columns, key_positions, batch)
                     self._insert_batch(sql, batch, first, table, columns)
                     result.rows += len(batch)
         result.inserted = result.rows - result.updated
         log.debug("loaded %d rows into %s (%d new, %d existing)", result.rows, table, result.inserted, result.updated)
         return result
+
+    def _stored_batch(self, batch, first_row_number, table, columns):
+        """The batch as the engine stores it (an engine that checks values itself, SQLite,
+        makes them what a strict MySQL server would store), before its keys are counted."""
+        return batch
 
     def _upsert_batches(self, sql, batches, table, columns):
         """Write every (first row number, batch); returns the rows written."""

@@ -15,7 +15,7 @@ def create_tables(db, ddl_by_name):
     for name, ddl in ddl_by_name.items():
         if db.table_exists(name):
             continue
-        db.execute_script([ddl + db.table_options])
+        db.execute_script([db.table_ddl(ddl)])
         created.append(name)
     return created
 

@@ -1,12 +1,18 @@
 """The SQLite dialect, the embedded engine (the only module that imports sqlite3): one
-writer at a time, and every value checked in Python with the rules a strict MySQL server
-applies (dbengine.columns), since SQLite stores whatever it is given."""
+writer at a time, and every value made what a strict MySQL server stores, or refused as
+it refuses it (dbengine.columns.stored_value), since SQLite stores whatever it is given."""
 
+import re
 import sqlite3
 
 from dbengine.base import Database
-from dbengine.columns import Column, first_problem, parse_type
-from dbengine.errors import DatabaseConnectionError, DatabaseError, NoSuchTableError
+from dbengine.columns import Column, Unfit, parse_type, stored_value
+from dbengine.errors import DatabaseConnectionError, DatabaseError, NoSuchTableError, ValueDoesNotFitError
+
+# A decimal column is made with TEXT affinity ("decimal text(24,8)"): with SQLite's own
+# NUMERIC affinity, 1234567890123456.12345678 would be kept as a float, or an integer.
+_DECIMAL_TYPE = re.compile(r"\b(decimal|numeric)\s*\(", re.IGNORECASE)
+_DECIMAL_TEXT = re.compile(r"^\s*(decimal|numeric)\s+text\b", re.IGNORECASE)
 
 
 class SQLiteDatabase(Database):
@@ -30,6 +36,9 @@ class SQLiteDatabase(Database):
 
     def _quote(self, name):
         return '"' + name.replace('"', '""') + '"'
+
+    def table_ddl(self, ddl):
+        return _DECIMAL_TYPE.sub(lambda m: f"{m.group(1)} text(", ddl)
 
     def _keep_existing_clause(self, table, columns):
         return "ON CONFLICT DO NOTHING"
@@ -68,7 +77,7 @@ class SQLiteDatabase(Database):
                 raise NoSuchTableError(table)
             columns = []
             for _, name, declared, notnull, default, pk in rows:
-                kind, length, precision, scale, unsigned = parse_type(declared or "")
+                kind, length, precision, scale, unsigned = parse_type(_DECIMAL_TEXT.sub(r"\1", declared or ""))
                 columns.append(Column(name=name, data_type=kind, nullable=not notnull and not pk,
                                       primary_key=bool(pk), has_default=default is not None or not notnull,
                                       max_length=length, precision=precision, scale=scale, unsigned=unsigned))
@@ -85,12 +94,22 @@ class SQLiteDatabase(Database):
             sql += f" ON CONFLICT({target}) DO " + (f"UPDATE SET {', '.join(updates)}" if updates else "NOTHING")
         return sql
 
+    def _stored_batch(self, batch, first_row_number, table, columns):
+        # SQLite stores what it is given whatever the declared type, so the values a strict
+        # MySQL server would store are made here, and what it refuses is refused.
+        stored = []
+        for offset, row in enumerate(batch):
+            values = []
+            for column, value in zip(columns, row):
+                try:
+                    values.append(stored_value(column, value))
+                except Unfit as refused:
+                    raise ValueDoesNotFitError(table, column.name, first_row_number + offset, value,
+                                               str(refused)) from None
+            stored.append(tuple(values))
+        return stored
+
     def _insert_batch(self, sql, batch, first_row_number, table, columns):
-        # SQLite stores what it is given whatever the declared type, so the checks a
-        # strict MySQL server makes are made here.
-        located = first_problem(batch, columns, first_row_number, table)
-        if located:
-            raise located
         try:
             self._conn.executemany(sql, batch)
         except sqlite3.Error as err:
