@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import cli
+from errors import ConfigurationError
 import mysql_db
 import mysql_db_reporting
 import mysql_db_securereporter
@@ -30,7 +31,8 @@ REPORTS = ["Generic Revenue Report", "Generic Revenue Report for today only"]
 def build_parser():
     parser = cli.make_parser(__doc__)
     parser.add_argument("--home", default=os.path.join(HERE, "sandbox-home"),
-                        help="sandbox home folder, made anew each time (default ./sandbox-home)")
+                        help="sandbox home folder, made anew each time (default ./sandbox-home); an existing folder "
+                             "is removed only if the sandbox made it or it is empty")
     parser.add_argument("--runs", type=int, default=1, help="run the main program this many times (default 1)")
     parser.add_argument("--run-delay", type=float, default=2.0, help="simulator: seconds until a file is ready")
     parser.add_argument("--publishers", type=int, default=4, help="simulator: publisher accounts (default 4)")
@@ -44,10 +46,29 @@ def script(name, *args, env):
     return subprocess.run([sys.executable, os.path.join(HERE, name), *args], env=env, cwd=HERE)
 
 
+# Written into every home the sandbox makes: only a folder holding it is ever removed.
+MARK = ".ix-sandbox-home"
+
+
+def fresh_home(home):
+    """Make `home` anew. An existing folder is removed only when the sandbox made it (it
+    holds MARK) or it is empty: `--home ~` must never wipe a person's home."""
+    if os.path.islink(home):
+        raise ConfigurationError(f"--home {home}: a symbolic link; give a folder of its own")
+    if os.path.exists(home):
+        if not os.path.isdir(home):
+            raise ConfigurationError(f"--home {home}: not a folder")
+        if os.listdir(home) and not os.path.isfile(os.path.join(home, MARK)):
+            raise ConfigurationError(f"--home {home}: the folder holds files and was not made by run-sandbox.py "
+                                     f"(it has no {MARK}); nothing was removed. Give a new or empty folder")
+        shutil.rmtree(home)
+    os.makedirs(home, mode=0o700)
+    with open(os.path.join(home, MARK), "w") as mark:
+        mark.write("made by run-sandbox.py; removed and made anew by its next run\n")
+
+
 def main(args):
-    if os.path.exists(args.home):
-        shutil.rmtree(args.home)
-    os.makedirs(args.home, mode=0o700)
+    fresh_home(args.home)
     with IXSimulator(seed=1, publishers=args.publishers, run_delay=args.run_delay) as sim:
         env = dict(os.environ, HOME=args.home, INDEXEXCHANGEBASEURL=sim.base_url,
                    INDEXEXCHANGEIDENTITYURL=sim.base_url, INDEXEXCHANGEUSERNAME=sim.world.username,

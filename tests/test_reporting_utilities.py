@@ -87,6 +87,21 @@ def test_run_sandbox_runs_the_main_job_and_prints_the_summary(tmp_path):
     assert not (tmp_path / ".env-secrets").exists(), "the user's own home is not touched"
 
 
+def test_run_sandbox_removes_only_a_home_it_made(tmp_path):
+    """`--home ~` must never wipe a person's home (issue 22, item 13)."""
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    person = tmp_path / "person"
+    person.mkdir()
+    (person / "thesis.txt").write_text("years of work")
+    refused = run("run-sandbox.py", "--home", str(person), "--run-delay", "0", env=env)
+    assert refused.returncode == 2 and "was not made by run-sandbox.py" in refused.stderr
+    assert (person / "thesis.txt").read_text() == "years of work", "nothing removed"
+    sandbox = tmp_path / "sandbox"
+    assert run("run-sandbox.py", "--home", str(sandbox), "--run-delay", "0", env=env).returncode == 0
+    again = run("run-sandbox.py", "--home", str(sandbox), "--run-delay", "0", env=env)
+    assert again.returncode == 0, "its own home is made anew"
+
+
 def test_run_sandbox_with_secure_reporter(tmp_path):
     result = run("run-sandbox.py", "--home", str(tmp_path / "sandbox"), "--run-delay", "0", "--secure-reporter",
                  env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]})
