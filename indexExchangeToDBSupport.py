@@ -286,7 +286,7 @@ class ImportRun(CronRun):
         return True
 
     def _work(self, pending, pairs):
-        active, listed_at = reportmanagementSupport.active_spec_ids(self.session)
+        active, listed_at = reportmanagementSupport.active_specs(self.session)
         earlier = {}
         for run in pending:
             earlier.setdefault((int(run["publisher_id"]), run["report_name"]), []).append(run)

@@ -8,6 +8,7 @@ import threading
 
 import cli
 from errors import ConfigurationError
+from standins.ixsimdata import MAX_PUBLISHERS
 from standins.ixsimulator import IXSimulator
 
 
@@ -17,7 +18,8 @@ def build_parser():
         "nothing but this sandbox. Stop with Ctrl-C."))
     parser.add_argument("-p", "--port", type=int, default=8480, help="port on 127.0.0.1 (0: any free one); default 8480")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data; default 1")
-    parser.add_argument("--publishers", type=int, default=4, help="number of publisher accounts (1-5000); default 4")
+    parser.add_argument("--publishers", type=int, default=4,
+                        help=f"number of publisher accounts (1-{MAX_PUBLISHERS}); default 4")
     parser.add_argument("--run-delay", type=float, default=2.0, help="seconds until a report run's file is ready; default 2")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request; default 0")
     parser.add_argument("--cal-hours", type=int, default=24, help="hours of CAL log files published; default 24")
@@ -27,10 +29,11 @@ def build_parser():
 def main(args):
     if not 0 <= args.port <= 65535:
         raise ConfigurationError(f"-p/--port must be 0..65535, got {args.port}")
-    if not 1 <= args.publishers <= 100:
-        raise ConfigurationError(f"--publishers must be 1..100, got {args.publishers}")
+    if not 1 <= args.publishers <= MAX_PUBLISHERS:
+        raise ConfigurationError(f"--publishers must be 1..{MAX_PUBLISHERS}, got {args.publishers}")
     try:
-        sim = IXSimulator(seed=args.seed, publishers=args.publishers, port=args.port,
+        # unique_ids: a database kept from an earlier sandbox never sees a spec or file id again.
+        sim = IXSimulator(seed=args.seed, publishers=args.publishers, port=args.port, unique_ids=True,
                           run_delay=args.run_delay, latency=args.latency, cal_window_hours=args.cal_hours)
         sim.start()
     except OSError as err:

@@ -58,13 +58,16 @@ def fingerprint(spec):
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def ensure_spec(session, reportid_db, publisher_id, report_name, template, username, active_ids,
+def ensure_spec(session, reportid_db, publisher_id, report_name, template, username, active,
                 listed_at, force_new=False, now=None):
     """The reportID serving this pair, saved only when needed: (reportID, action), action
     being "reused" (no save), "updated" or "created".
 
-    A recorded spec is used when Index Exchange listed it as active (or it was saved
-    after that list was taken); it is updated only when its content changed.
+    A recorded spec is used when Index Exchange listed it as active for the publisher and
+    under the title it was saved with (`active`, as active_specs gives it), or it was saved
+    after that list was taken; it is updated only when its content changed. A listed spec
+    of another title or account is not the pair's (its id was reused by a restarted
+    simulator, or a person changed it): a new spec is made.
     """
     now = now or (lambda: dt.datetime.now(dt.timezone.utc))
     with reportid_db.pair_lock(publisher_id, report_name):
@@ -72,7 +75,7 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
         wanted = fingerprint(content)
         record = reportid_db.get(publisher_id, report_name)
         usable = record and not force_new and (
-            record["reportID"] in active_ids or record.get("saved_at", 0) >= listed_at)
+            _listed_as_saved(record, active) or record.get("saved_at", 0) >= listed_at)
         if usable:
             report_id = record["reportID"]
             if record.get("fingerprint") == wanted:
@@ -90,24 +93,43 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
         return report_id, "created"
 
 
-def active_spec_ids(session):
-    """(reportIDs Index Exchange lists as active, when the list was taken)."""
+def _listed_as_saved(record, active):
+    """Whether Index Exchange lists the record's spec as active, for the pair's publisher
+    and with the title it was saved with (records of older versions have no title: the
+    id and account alone then)."""
+    listed = active.get(record["reportID"])
+    if listed is None:
+        return False
+    title, accounts = listed
+    if accounts is not None and int(record["publisher_id"]) not in accounts:
+        return False
+    return not record.get("title") or title == record["title"]
+
+
+def active_specs(session):
+    """({reportID: (title, [accounts] or None)} of the specs Index Exchange lists as active,
+    when the list was taken)."""
     listed_at = time.time()
-    return {item["reportID"] for item in reportmanagementAPI.list_active_specs(session)}, listed_at
+    active = {}
+    for item in reportmanagementAPI.list_active_specs(session):
+        accounts = item.get("accounts")
+        active[item["reportID"]] = (item.get("title"), [int(a) for a in accounts if type(a) is int]
+                                    if isinstance(accounts, list) else None)
+    return active, listed_at
 
 
-def run_pair(session, reportid_db, publisher_id, report_name, template, username, active_ids, listed_at):
+def run_pair(session, reportid_db, publisher_id, report_name, template, username, active, listed_at):
     """Make sure the pair's spec is saved (only when needed) and run it now: (reportID,
     fileID of the run, [actions]) with actions among "reused", "updated", "created". A
     spec deactivated on Index Exchange since the list was taken (its run answers 404) is
     replaced by a new one, which is run instead."""
     report_id, action = ensure_spec(session, reportid_db, publisher_id, report_name, template, username,
-                                    active_ids, listed_at)
+                                    active, listed_at)
     try:
         return report_id, reportdownloadAPI.run_report(session, report_id), [action]
     except NotFoundError:
         replacement, created = ensure_spec(session, reportid_db, publisher_id, report_name, template, username,
-                                           active_ids, listed_at, force_new=True)
+                                           active, listed_at, force_new=True)
         return replacement, reportdownloadAPI.run_report(session, replacement), [action, created]
 
 

@@ -186,7 +186,12 @@ class IXSimulator:
     """The simulated service. Start with start() or a with-block; stop with stop()."""
 
     def __init__(self, seed=1, publishers=4, username="sandbox@example.com",
-                 password="sandbox-password", start_time=None, host="127.0.0.1", port=0, **config):
+                 password="sandbox-password", start_time=None, host="127.0.0.1", port=0, unique_ids=False,
+                 **config):
+        """`unique_ids`: the ids of new specs and runs never repeat across restarts (they
+        start from the wall clock), as Index Exchange's never do; what ix-sandbox.py uses,
+        since a database that persists remembers the ids an earlier simulator gave. Off, the
+        ids are the same on every start (tests assert on them)."""
         self.world = ixsimdata.World(seed=seed, publishers=publishers, username=username, password=password)
         self._lock = threading.RLock()
         self.config = SimConfig()
@@ -204,8 +209,10 @@ class IXSimulator:
         self._cal_tokens = {}       # token -> (publisher_id, expires_at)
         self._specs = {}
         self._runs = {}
-        self._next_spec_id = FIRST_NEW_SPEC_ID
-        self._next_run_id = FIRST_RUN_ID
+        # 100 ids per millisecond of the wall clock: more than any run of this simulator uses.
+        from_clock = int(time.time() * 1000) * 100 if unique_ids else 0
+        self._next_spec_id = FIRST_NEW_SPEC_ID + from_clock
+        self._first_run_id = self._next_run_id = FIRST_RUN_ID + from_clock
         self._cal_files = {}        # file_id -> _CalFileState, created on first change
         self._cal_cache = {}
         self._cal_cache_lock = threading.Lock()
@@ -304,6 +311,11 @@ class IXSimulator:
         with self._lock:
             self._specs[spec_id].active = False
 
+    def rename_spec(self, spec_id, title):
+        """Give a spec another title from the exchange's side, as a person in the web GUI would."""
+        with self._lock:
+            self._specs[spec_id].body["reportTitle"] = title
+
     def spec(self, spec_id):
         """(body, active) of a spec, for assertions."""
         with self._lock:
@@ -341,7 +353,7 @@ class IXSimulator:
                 "user_agents": dict(self._user_agents),
                 "saves": self._saves,
                 "saves_today": self._saves_by_day[self.today().isoformat()],
-                "runs": self._next_run_id - FIRST_RUN_ID,
+                "runs": self._next_run_id - self._first_run_id,
                 "runs_in_progress": self._runs_in_progress(now),
                 "peak_runs_in_progress": self._peak_runs,
             }

@@ -267,6 +267,34 @@ def test_a_damaged_reportid_database_is_found_before_any_call(ix, sim, damage):
     assert ix.script("-l", str(ix.publishers[0]), "-r", "1", REPORTS[0]).returncode == 0
 
 
+def test_a_recorded_spec_listed_under_another_title_is_not_reused(ix, sim):
+    """Its id now names another spec (a restarted simulator gave it again, or a person
+    renamed it): the pair gets a spec of its own (issue 22, item 14)."""
+    first = ix.run(reports=REPORTS[:1])
+    assert first.specs_created == len(ix.publishers)
+    record = reportid_db.ReportIdDB(ix.settings.settings_store()).get(ix.publishers[0], REPORTS[0])
+    sim.rename_spec(record["reportID"], "Someone else's report")
+    again = ix.run(reports=REPORTS[:1])
+    assert (again.specs_created, again.specs_reused) == (1, len(ix.publishers) - 1)
+    renewed = reportid_db.ReportIdDB(ix.settings.settings_store()).get(ix.publishers[0], REPORTS[0])
+    assert renewed["reportID"] != record["reportID"] and again.complete
+
+
+def test_ids_of_a_restarted_sandbox_simulator_never_repeat():
+    from standins.ixsimulator import IXSimulator
+    from simclient import RawClient, spec_for
+    ids = []
+    for _ in range(2):
+        with IXSimulator(seed=1, run_delay=0, unique_ids=True) as restarted:
+            client = RawClient(restarted)
+            client.login()
+            spec_id = client.create_spec(spec_for(client, restarted.world.publisher_ids[0])).json()["reportSpecID"]
+            ids.append((spec_id, client.run(spec_id).json()["reportRunID"]))
+    (spec_a, run_a), (spec_b, run_b) = ids
+    assert spec_b > spec_a and run_b > run_a, "a later start gives later ids"
+    assert {spec_a, spec_b}.isdisjoint({run_a, run_b})
+
+
 # --- the script as cron runs it ---------------------------------------------------------
 
 def test_script_summary_and_exit_codes(ix, sim):
