@@ -48,6 +48,7 @@ class CxReportsSummary(RunSummary):
     saved: int = 0
     delivered: int = 0
     waiting_for_review: int = 0
+    without_data: int = 0         # publishers with no revenue rows for the period: no statement
     failed: int = 0
     outcomes: list = dataclasses.field(default_factory=list)
 
@@ -60,7 +61,8 @@ class CxReportsSummary(RunSummary):
 
     def lines(self):
         return [f"  documents: {self.documents} ({self.saved} saved, {self.delivered} delivered, "
-                f"{self.waiting_for_review} waiting for review, {self.failed} failed)",
+                f"{self.waiting_for_review} waiting for review, {self.without_data} without data, "
+                f"{self.failed} failed)",
                 *[f"  {outcome}" for outcome in self.outcomes]]
 
     def health_counts(self):
@@ -117,6 +119,14 @@ class CxReportsRun(CronRun):
             else:
                 data = cxreportsSupport.statement_data(db, target[0], target[1], self.start, self.end)
                 name = f"{target[0]}-{self.start}-{self.end - dt.timedelta(days=1)}.pdf"
+                if not data["by_day"]:
+                    # An all-zero statement is worse than none: the publisher's import may
+                    # have failed, and a person should look before anything is sent.
+                    self.summary.add(without_data=1)
+                    self.summary.problem(f"{what}: no revenue rows in {mysql_db_reporting.STATS_TABLE} for "
+                                         f"{self.start}..{self.end - dt.timedelta(days=1)}; no statement made "
+                                         f"(check its import)")
+                    return
             if self.options.job is None:
                 path = cxreportsSupport.render_to_file(self.session, self.report, data, os.path.join(self.out, name),
                                                        self.max_wait)
@@ -127,6 +137,9 @@ class CxReportsRun(CronRun):
                                                                         self.max_wait)
                 self.summary.add(**{"delivered" if state == "delivered" else "waiting_for_review": 1})
                 outcome = f"{what}: job {self.options.job} run {run_id} {state} ({entries} entries)"
+                if state != "delivered":
+                    self.summary.problem(f"{what}: job {self.options.job} run {run_id} waits for review in "
+                                         f"CxReports ({entries} entries): a person must approve it there to send it")
         except (SuiteError, OSError, mysql_db.DatabaseError) as err:
             self.summary.add(failed=1)
             self.summary.problem(f"{what}: {err}")

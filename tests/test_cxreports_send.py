@@ -96,8 +96,28 @@ def test_a_job_with_review_is_left_waiting_and_one_without_is_delivered(ix, cx, 
     waiting = send(ix, cx, tmp_path, job=2, publisher_ids=[ix.publishers[0]])
     assert waiting.waiting_for_review == 1 and cx.delivered == []
     assert "waiting for review (1 entries)" in waiting.text()
+    assert waiting.problems == [f"publisher {ix.publishers[0]}: job 2 run {cx_run_id(waiting)} waits for review "
+                                f"in CxReports (1 entries): a person must approve it there to send it"], \
+        "said, since a person must act (issue 22, item 15)"
     delivered = send(ix, cx, tmp_path, job=1, publisher_ids=[ix.publishers[0]])
     assert delivered.delivered == 1 and len(cx.delivered) == 1
+
+
+def cx_run_id(summary):
+    return summary.outcomes[0].split(" run ", 1)[1].split()[0]
+
+
+def test_a_publisher_without_data_gets_no_statement_and_a_word(ix, cx, tmp_path):
+    """No all-zero statement is made or sent for a period with no revenue rows: it is said
+    instead, and the other publishers get theirs (issue 22, item 15)."""
+    quiet = ix.publishers[0]
+    ix.database.admin.execute(f"DELETE FROM prog_ix_stats WHERE publisher_id = {quiet}")
+    summary = send(ix, cx, tmp_path)
+    assert summary.without_data == 1 and summary.saved == len(ix.publishers) - 1
+    assert summary.problems == [f"publisher {quiet}: no revenue rows in prog_ix_stats for 2026-05-25..2026-05-31; "
+                                f"no statement made (check its import)"]
+    assert not (tmp_path / "out" / f"{quiet}-2026-05-25-2026-05-31.pdf").exists()
+    assert all(content["publisher"]["id"] != quiet for content in cx.temporary_data.values()), "nothing pushed"
 
 
 def test_the_activity_report(ix, cx, tmp_path):
