@@ -207,6 +207,11 @@ class CalRun(CronRun):
                         self.summary.add(mappings_failed=1)
                         self.summary.problem(f"publisher {publisher_id}, mapping {name}: {err}")
             files = calSupport.list_files(session, publisher_id, self.options.impressions, self.options.bids)
+        except AuthenticationError as err:
+            self.summary.add(publishers_failed=1, credentials_refused=1)
+            self.summary.problem(f"publisher {publisher_id}: its API key was refused ({err.server_message}); "
+                                 f"replace it with add-api-key.py {publisher_id}")
+            return
         except SuiteError as err:
             self.summary.add(publishers_failed=1)
             self.summary.problem(f"publisher {publisher_id}: {err}")

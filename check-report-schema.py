@@ -4,8 +4,8 @@ maps it to: a column for every field and for publisher_id, of a fitting type, an
 primary key under which a rerun overwrites rather than adds. With --create-table, print
 a CREATE TABLE that fits the template instead. Sends nothing to Index Exchange.
 
-Exit 0 when every report fits, 1 when something does not, 2 when a template or mapping
-entry is missing.
+Exit 0 when every report fits, 1 when something does not, 2 when a template, mapping
+entry or table is missing.
 """
 
 import sys
@@ -31,7 +31,7 @@ def main(args):
     reports = {name: (mapping.entry(name)["db_table"], readwrite.read_template(settings, name)["querySpec"]["fields"])
                for name in args.reports}
     db = mysql_db.connect(settings)
-    unfit = 0
+    unfit = missing = 0
     try:
         if args.create_table:
             # With the engine's own table options: utf8mb4 and, on MySQL, a collation that
@@ -40,6 +40,11 @@ def main(args):
                 print(f"-- {name}\n{reportSchemaSupport.create_table_sql(table, fields)}{db.table_options};\n")
             return cli.EXIT_OK
         for name, (table, fields) in reports.items():
+            if not db.table_exists(table):
+                missing += 1
+                print(f"{name} -> {table}: the table does not exist (or this user may not see it); "
+                      f"--create-table prints one that fits")
+                continue
             problems = reportSchemaSupport.check_report(db, table, fields)
             if problems:
                 unfit += 1
@@ -50,7 +55,7 @@ def main(args):
                 print(f"{name} -> {table}: fits ({len(fields)} fields)")
     finally:
         db.close()
-    return cli.EXIT_FAILED if unfit else cli.EXIT_OK
+    return cli.EXIT_USAGE if missing else cli.EXIT_FAILED if unfit else cli.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ that does not exist), 130 interrupted, 141 the reader of standard output went aw
 """
 
 import argparse
+import errno
 import getpass
 import logging
 import os
@@ -62,6 +63,11 @@ def run(main, parser, argv=None):
             logging.exception("failed")
         print(f"{prog}: {type(err).__name__}: {err}", file=sys.stderr)
         code = err.exit_code
+    except OSError as err:
+        if args.debug:
+            logging.exception("failed")
+        line, code = os_error_line(err)
+        print(f"{prog}: {line}", file=sys.stderr)
     except Exception as err:  # an unexpected failure still gets one line and exit 1
         if args.debug:
             logging.exception("unexpected failure")
@@ -69,6 +75,31 @@ def run(main, parser, argv=None):
               file=sys.stderr)
         code = EXIT_FAILED
     return code or EXIT_OK
+
+
+def os_error_line(err):
+    """(one line, exit code) for a file the program could not use: whose it is, not a
+    traceback. A file of another user (HOME pointing at another's home, say) is set-up:
+    exit 2; a full disk is a run-time failure: exit 1."""
+    where = err.filename or "a file"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return (f"permission denied on {where}: run as the user who owns it (is HOME "
+                f"{os.environ.get('HOME', '(not set)')} yours?)", EXIT_USAGE)
+    if err.errno == errno.ENOSPC:
+        return f"no space left on the device holding {where}; free some and run again", EXIT_FAILED
+    if err.errno == errno.EROFS:
+        return f"{where} is on a read-only file system", EXIT_USAGE
+    return f"unexpected {type(err).__name__}: {err} (run with -D for the traceback)", EXIT_FAILED
+
+
+def require_packages(*modules):
+    """ConfigurationError unless the Python packages (dev requirements, for the Grafana
+    scripts) are installed, with the command that installs them."""
+    import importlib.util
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigurationError(f"needs the Python package{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                 f"(a dev requirement): run ./import-setup --dev")
 
 
 def command_line():

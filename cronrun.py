@@ -33,7 +33,7 @@ from utility import Tally, cut_to_bytes
 
 log = logging.getLogger("cronrun")
 
-EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_CONFIGURATION, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclasses.dataclass
@@ -45,6 +45,9 @@ class RunSummary(Tally):
     # Transactions the database ended through no fault of theirs (a conflict with another
     # node or program, a lost connection) and that were run again whole.
     transactions_retried: int = 0
+    # Credentials a server refused (a token, a key): a configuration error, exit 2, not a
+    # failure the next run picks up.
+    credentials_refused: int = 0
 
     title = "Summary"
 
@@ -57,6 +60,8 @@ class RunSummary(Tally):
     def exit_code(self):
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.credentials_refused:
+            return EXIT_CONFIGURATION
         return EXIT_COMPLETE if self.complete else EXIT_INCOMPLETE
 
     def lines(self):

@@ -15,7 +15,7 @@ import mysql_db_health
 import mysql_db_reporting
 import readwrite
 from cronrun import CronRun, RunSummary
-from errors import ConfigurationError, SuiteError
+from errors import AuthenticationError, ConfigurationError, SuiteError
 from utility import only_known
 
 log = logging.getLogger("cxreports-send")
@@ -140,6 +140,15 @@ class CxReportsRun(CronRun):
                 if state != "delivered":
                     self.summary.problem(f"{what}: job {self.options.job} run {run_id} waits for review in "
                                          f"CxReports ({entries} entries): a person must approve it there to send it")
+        except AuthenticationError as err:
+            with self.summary.lock:
+                first = not self.summary.credentials_refused
+                self.summary.credentials_refused += 1
+                self.summary.failed += 1
+            if first:          # refused for every document: said once
+                self.summary.problem(f"{what}: {err} (CXREPORTSTOKEN refused: make a new token under Account -> "
+                                     f"API tokens, then create-env-secrets-store.py CXREPORTSTOKEN)")
+            return
         except (SuiteError, OSError, mysql_db.DatabaseError) as err:
             self.summary.add(failed=1)
             self.summary.problem(f"{what}: {err}")

@@ -22,6 +22,7 @@ def build_parser():
 
 
 def main(args):
+    cli.require_packages("grafana_foundation_sdk")
     stale = []
     for name, spec in dashboards.DASHBOARDS.items():
         path = os.path.join(FOLDER, f"{name}.json")

@@ -30,6 +30,7 @@ def day(text, option):
 
 
 def main(args):
+    cli.require_packages("matplotlib")
     end = day(args.time_to, "--to") + dt.timedelta(days=1) if args.time_to else dt.datetime.now(dt.timezone.utc)
     start = day(args.time_from, "--from") if args.time_from else end - dt.timedelta(days=30)
     if start >= end:

@@ -6,6 +6,7 @@ as CSV rows whatever their packing (plain, gzip, zip); the private scratch folde
 import codecs
 import contextlib
 import csv
+import errno
 import fcntl
 import glob
 import gzip
@@ -132,8 +133,14 @@ def fetch_verified(fetch, path, expected_md5, what, attempts=2):
     """Run fetch(fileobj) into `path` until the bytes match `expected_md5` (when given);
     a mismatch is fetched again, then DownloadIntegrityError. Returns the size."""
     for attempt in range(1, attempts + 1):
-        with open(path, "wb") as target:
-            size = fetch(target)
+        try:
+            with open(path, "wb") as target:
+                size = fetch(target)
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                raise SuiteError(f"{what}: no space left in {os.path.dirname(os.path.abspath(path))} for its "
+                                 f"download; free some (it is collected next run)") from None
+            raise
         if not expected_md5:
             return size
         digest = _md5(path)

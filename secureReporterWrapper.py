@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import mappingfile
 import secureReporterSupport
 from cronrun import CronRun, RunSummary
-from errors import ConfigurationError, SuiteError
+from errors import AuthenticationError, ConfigurationError, SuiteError
 
 log = logging.getLogger("secure-reporter-to-db")
 
@@ -111,10 +111,23 @@ class SecureReporterRun(CronRun):
     def _report(self, number, name):
         entry = self.entries[name]
         path = os.path.join(self.folder, f"report-{number}.json")
+        if self.summary.credentials_refused:
+            self.summary.add(reports_failed=1)
+            log.info("report %r: not tried, the token was refused", name)
+            return
         try:
             secureReporterSupport.fetch_answer(self.http, self.base_url, self.token, entry["report"],
                                                self.params[name], path)
             result = secureReporterSupport.load_answer(self.connections.get(), path, entry["db_table"], entry["report"])
+        except AuthenticationError as err:
+            # The token is refused for every report: said once, the rest not tried.
+            with self.summary.lock:
+                first = not self.summary.credentials_refused
+                self.summary.credentials_refused += 1
+                self.summary.reports_failed += 1
+            if first:
+                self.summary.problem(f"report {name!r}: {err}")
+            return
         except SuiteError as err:
             self.summary.add(reports_failed=1)
             self.summary.problem(f"report {name!r}: {err}")

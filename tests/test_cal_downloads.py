@@ -219,7 +219,10 @@ def test_script_cron_forms_and_exit_codes(cal, sim):
     assert daily.returncode == 0 and "mapping rows loaded" in daily.stdout
     mysql_db_cal.set_api_keys(cal.database.admin, [(cal.publishers[0], "bm90OmFrZXk=")])
     failing = cal.script("-M", "-l")
-    assert failing.returncode == 1 and "CAL summary" in failing.stderr and "bm90OmFrZXk=" not in failing.stderr
+    assert failing.returncode == 2 and "CAL summary" in failing.stderr and "bm90OmFrZXk=" not in failing.stderr, \
+        "a refused key is configuration (issue 22, item 16)"
+    assert f"publisher {cal.publishers[0]}: its API key was refused" in failing.stderr
+    assert f"replace it with add-api-key.py {cal.publishers[0]}" in failing.stderr
 
 
 def test_script_configuration_errors(cal, sim):

@@ -142,7 +142,8 @@ def test_the_script_exit_codes_and_the_token_never_shown(ix, cx, tmp_path):
     cx.faults.add("401")
     refused = subprocess.run([sys.executable, script, "-R", "--period", PERIOD, "--out", str(tmp_path / "o"), "-l",
                               str(ix.publishers[0])], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "HTTP 401" in refused.stderr
+    assert refused.returncode == 2 and "HTTP 401" in refused.stderr, "a refused token is configuration (issue 22, 16)"
+    assert "CXREPORTSTOKEN refused" in refused.stderr
     assert cx.token not in refused.stdout + refused.stderr
     ok = subprocess.run([sys.executable, script, "-R", "--period", PERIOD, "--out", str(tmp_path / "o")], env=env,
                         cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -108,6 +108,7 @@ def test_expired_token_and_missing_group_are_explained(env, sr):
     sr.expire_token(sr.token)
     summary = env.run()
     assert "token is unknown or expired (tokens cannot be edited" in summary.problems[0]
+    assert summary.exit_code == 2 and len(summary.problems) == 1, "refused: configuration, said once (issue 22, 16)"
     other = sr.make_token("marketing-only", groups=("marketing",))
     summary = env.run(SECUREREPORTERTOKEN=other)
     assert "groups do not include this report's" in summary.problems[0]
