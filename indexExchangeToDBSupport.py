@@ -355,14 +355,21 @@ class ImportRun(CronRun):
                   "/".join(actions), file_id)
         return file_id
 
-    def not_ready(self, file, gone):
-        """A file given up on for this run: pending for the next (or expired)."""
+    def not_ready(self, file, gone, listing_error=None):
+        """A file given up on for this run: pending for the next (or expired). With
+        `listing_error`, Index Exchange was not answering when the wait ran out: that is
+        the reason recorded, not "not ready"."""
         ledger = FileLedger(self.connections.get())
         try:
             if gone:
                 ledger.expired(file.file_id)
                 self.summary.add(files_expired=1)
                 self.summary.problem(f"{file.where}: expired on Index Exchange before it could be collected")
+            elif listing_error is not None:
+                ledger.still_pending(file.file_id, f"Index Exchange did not answer the file list when the wait of "
+                                                   f"{self.options.max_wait} s ran out: {listing_error}")
+                self.summary.add(files_pending=1)
+                log.info("%s: Index Exchange not answering; collected next time", file.where)
             else:
                 ledger.still_pending(file.file_id, f"not ready after {self.options.max_wait} s")
                 self.summary.add(files_pending=1)

@@ -100,7 +100,7 @@ class ReadinessEstimate:
 class RunScheduler:
     """Carries the pairs of one run of the main program through start, poll, load (see
     the module's docstring). `importer` does each step: start_pair(job, ...) -> [FileJob]
-    or None, fetch_file(file) -> bool, load_file(file), not_ready(file, gone),
+    or None, fetch_file(file) -> bool, load_file(file), not_ready(file, gone, listing_error),
     pair_done(job), database_gone(error) -> bool; and has `session`,
     `options` (workers: the cap, max_wait), `summary` and `stopping`."""
 
@@ -117,6 +117,8 @@ class RunScheduler:
         self.slots_given_up = 0              # ... of them, runs whose file was given up on (still running there)
         self.futures = {}                    # future -> ("start", PairJob) or ("fetch"|"load", FileJob)
         self.estimate = ReadinessEstimate()
+        self.listing_error = None            # why the last list call failed; None when it answered
+        self.malformed_seen = set()          # fileIDs listed in a form that is not one, each said once
         self._starters = ThreadPoolExecutor(max_workers=min(self.cap, STARTERS), thread_name_prefix="start")
         self._fetchers = ThreadPoolExecutor(max_workers=min(self.cap, FETCHERS), thread_name_prefix="fetch")
         self._loaders = ThreadPoolExecutor(max_workers=LOADERS, thread_name_prefix="load")
@@ -237,12 +239,22 @@ class RunScheduler:
         if due > asked_at:
             return due - asked_at
         try:
-            ready = reportdownloadSupport.ready_files(self.importer.session, list(self.polled))
+            ready, malformed = reportdownloadSupport.ready_files(self.importer.session, list(self.polled))
+            self.listing_error = None
         except ApiError as err:
             # Index Exchange not answering (after the client's own retries): the files
-            # keep waiting until their deadline.
-            self.importer.summary.problem(f"listing the files of {len(self.polled)} runs: {err}")
-            ready = {}
+            # keep waiting until their deadline. Said once an outage, not once a poll.
+            if self.listing_error is None:
+                self.importer.summary.problem(f"listing the files of {len(self.polled)} runs: {err}")
+            else:
+                log.debug("listing the files of %d runs: %s", len(self.polled), err)
+            self.listing_error = err
+            ready, malformed = {}, []
+        for value in malformed:
+            if value not in self.malformed_seen:
+                self.malformed_seen.add(value)
+                self.importer.summary.problem(f"Index Exchange listed a file with fileID {value!r}, which is not a "
+                                              f"file id (an integer); that item was left out")
         now = self.clock()
         for file_id, item in ready.items():
             file = self.polled.pop(file_id, None)
@@ -260,7 +272,7 @@ class RunScheduler:
                     # Given up on, its run is still in progress at Index Exchange: the slot
                     # stays taken for the rest of this program's run.
                     self.slots_given_up += 1
-                self.importer.not_ready(file, gone=file.expired)
+                self.importer.not_ready(file, gone=file.expired, listing_error=self.listing_error)
                 self._finished(file)
             else:
                 file.next_check = self.estimate.next_check(file, now)

@@ -7,16 +7,20 @@ import reportdownloadAPI
 
 
 def ready_files(session, file_ids, chunk=100):
-    """{fileID: list item} of those of `file_ids` that are ready: one list call per
-    `chunk` files (the list answers only for files that are ready)."""
+    """({fileID: list item} of those of `file_ids` that are ready, [the fileIDs Index
+    Exchange listed in a form that is not an integer]): one list call per `chunk` files
+    (the list answers only for files that are ready)."""
     wanted = [int(f) for f in file_ids]
-    ready = {}
+    ready, malformed = {}, []
     for start in range(0, len(wanted), chunk):
         part = set(wanted[start:start + chunk])
         for item in reportdownloadAPI.list_files(session, file_ids=sorted(part)):
-            if item.get("fileID") in part:
-                ready[item["fileID"]] = item
-    return ready
+            file_id = item.get("fileID")
+            if type(file_id) is not int:
+                malformed.append(file_id)
+            elif file_id in part:
+                ready[file_id] = item
+    return ready, malformed
 
 
 def download_verified(session, item, path, attempts=2):

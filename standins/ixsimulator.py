@@ -41,7 +41,7 @@ CAL_TOKEN_PATH = "/auth/realms/eventlog/protocol/openid-connect/token"
 FILE_TYPES = {"csv": "text/csv; charset=utf-8", "csv.gz": "application/gzip", "csv.zip": "application/zip"}
 TITLE_RULE = re.compile(r"^[A-Za-z0-9 _.\-]{1,255}$")
 CAL_MAPPINGS = ("buyers", "dsps", "partners", "campaigns", "deals", "sites")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "truncate", "corrupt", "expire", "drip")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "truncate", "corrupt", "expire", "drip", "malformed")
 DRIP_SECONDS = 0.5         # a "drip" answer sends one byte this often (real seconds)
 FIRST_TEMPLATE_SPEC_ID = 1965885
 FIRST_NEW_SPEC_ID = 2100001
@@ -100,6 +100,22 @@ class Response:
     on_full_send: object = None   # called when the whole body is sent, not on a truncated one
 
 
+def _malformed(response):
+    """The answer with every id made text that is not a number (a server answering badly)."""
+    def spoil(value):
+        if isinstance(value, dict):
+            return {k: f"{v}x" if k in ("fileID", "reportRunID", "reportID") else spoil(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [spoil(v) for v in value]
+        return value
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return response
+    return json_response(response.status, spoil(payload), {k: v for k, v in response.headers.items()
+                                                           if k != "Content-Type"})
+
+
 def json_response(status, payload, headers=None):
     body = json.dumps(payload).encode("utf-8")
     return Response(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
@@ -113,7 +129,8 @@ class FaultPlan:
     cut short of its Content-Length), "corrupt" (a full answer whose bytes are altered),
     "expire" (every access token expires just before the call: a token dying mid-run),
     "drip" (the body sent one byte every DRIP_SECONDS: a server that stalls without ever
-    timing out a read).
+    timing out a read), "malformed" (a JSON answer whose ids are text: "fileID": "5000001x",
+    "reportRunID": "5000001x").
     Endpoint "*" matches any endpoint.
     """
 
@@ -429,6 +446,8 @@ class IXSimulator:
             if kind == "drop":
                 return endpoint, None, kind
             response = getattr(self, "_" + endpoint)(params, query, headers, body)
+            if kind == "malformed":
+                response = _malformed(response)
             return endpoint, response, kind
         except SimError as err:
             payload = err.body if err.body is not None else {"message": err.message}

@@ -295,6 +295,32 @@ def test_ids_of_a_restarted_sandbox_simulator_never_repeat():
     assert {spec_a, spec_b}.isdisjoint({run_a, run_b})
 
 
+def test_an_outage_while_files_wait_is_one_line_and_the_reason_recorded(ix, sim):
+    """Index Exchange down for the whole wait: one line for the outage, not one per poll,
+    and the file's reason says the server did not answer (issue 22, item 17)."""
+    from httpclient import HttpClient
+    sim.faults.add("file_list", "503", count=100000)
+    ix.http = HttpClient(timeout=5, max_wait=0.3, backoff_factor=0.05, backoff_max=0.1, jitter=0)
+    try:
+        summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]], retries=1)
+    finally:
+        ix.http.close()
+    assert sim.stats()["calls"]["file_list"] > 3, "polled several times"
+    listing = [p for p in summary.problems if "listing the files" in p]
+    assert len(listing) == 1 and "HTTP 503" in listing[0]
+    assert summary.files_pending == 1 and not any("not ready after" in p for p in summary.problems)
+    reason = ix.rows("SELECT last_error FROM prog_ix_report_runs")[0][0]
+    assert reason.startswith("Index Exchange did not answer the file list when the wait of 10 s ran out")
+
+
+def test_a_file_id_listed_malformed_is_named(ix, sim):
+    sim.faults.add("file_list", "malformed")
+    summary = ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]], retries=1)
+    assert summary.problems == ["Index Exchange listed a file with fileID '5000001x', which is not a file id (an "
+                                "integer); that item was left out"]
+    assert summary.complete and summary.files_loaded == 1, "the next poll's answer was sound"
+
+
 # --- the script as cron runs it ---------------------------------------------------------
 
 def test_script_summary_and_exit_codes(ix, sim):
