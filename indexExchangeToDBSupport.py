@@ -438,10 +438,11 @@ class ImportRun(CronRun):
         if not isinstance(error, mysql_db.DatabaseConnectionError):
             return False
         self.database_unreachable = True
+        state = "read-only" if isinstance(error, mysql_db.DatabaseReadOnlyError) else "unreachable"
         with self._gone_lock:
             if not self.stopping.is_set():
                 self.stopping.set()
-                self.summary.problem(f"database unreachable, run stopped; everything asked for stays pending for "
+                self.summary.problem(f"database {state}, run stopped; everything asked for stays pending for "
                                      f"the next run: {error}")
         return True
 

@@ -14,7 +14,8 @@ from dbengine.columns import (DECIMAL, INTEGER, INTEGER_TYPES, TEXT, TIME, TYPE_
                               is_integer_text, value_problem)
 from dbengine.connecting import ConnectionPerThread, connect, tls_options
 from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostError, DatabaseDeadlockError,
-                             DatabaseError, DatabaseLoginError, DatabasePermissionError, InvalidColumnsError,
+                             DatabaseError, DatabaseLoginError, DatabasePermissionError, DatabaseReadOnlyError,
+                             InvalidColumnsError,
                              MalformedRowError, MissingColumnsError, NoSuchTableError, TransientDatabaseError,
                              ValueDoesNotFitError)
 from dbengine.mysql_engine import MySQLDatabase
@@ -26,7 +27,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE", "Database", "LoadResult", "now_text", "INTEGER_TYPES", "Column", "value_problem",
     "TIME", "INTEGER", "DECIMAL", "TEXT", "TYPE_FAMILIES", "is_integer_text",
     "ConnectionPerThread", "connect", "tls_options", "DatabaseConnectionError", "DatabaseConnectionLostError",
-    "DatabaseDeadlockError", "DatabaseError", "DatabaseLoginError", "DatabasePermissionError",
+    "DatabaseDeadlockError", "DatabaseError", "DatabaseLoginError", "DatabasePermissionError", "DatabaseReadOnlyError",
     "InvalidColumnsError", "MalformedRowError", "MissingColumnsError", "NoSuchTableError", "TransientDatabaseError",
     "ValueDoesNotFitError", "MySQLDatabase", "create_tables", "existing_accounts", "grant", "grant_import_rights",
     "grant_read_rights", "SQLiteDatabase", "keep_keys_distinct", "merging_keys_problem",

@@ -17,6 +17,11 @@ class DatabaseLoginError(DatabaseConnectionError):
     exit_code = 2
 
 
+class DatabaseReadOnlyError(DatabaseConnectionError):
+    """The server takes no writes (read_only set, a replica, a read-only table): like a
+    database out of reach, nothing more can be recorded this run; tried again next run."""
+
+
 class DatabasePermissionError(DatabaseError):
     """The user may not do this (DELETE, CREATE, a table): a configuration error."""
     exit_code = 2

@@ -14,7 +14,8 @@ import time
 from dbengine.base import Database
 from dbengine.columns import DISTINCT_KEY_COLLATIONS, Column, first_problem, parse_type
 from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostError, DatabaseDeadlockError,
-                             DatabaseError, DatabaseLoginError, DatabasePermissionError, NoSuchTableError,
+                             DatabaseError, DatabaseLoginError, DatabasePermissionError, DatabaseReadOnlyError,
+                             NoSuchTableError,
                              ValueDoesNotFitError)
 from dbengine.mysql_bulk import MySQLBulkLoading
 from dbengine.mysql_literals import literal, row_literal, rows_literal
@@ -31,6 +32,8 @@ MYSQL_DATA_ERRORS = {1048, 1263, 1264, 1265, 1292, 1366, 1406, 1411}
 MYSQL_DEADLOCK_ERRORS = {1205, 1213}
 # Server gone, lost mid-query, killed, or disconnected for inactivity.
 MYSQL_LOST_CONNECTION_ERRORS = {2006, 2013, 2055, 1927, 4031}
+# The server takes no writes: --read-only (1290), a table read only (1036).
+MYSQL_READ_ONLY_ERRORS = {1290, 1036}
 # A statement bigger than max_allowed_packet (the server then closes the connection).
 MYSQL_PACKET_TOO_LARGE = 1153
 # Access denied for the user, to the database, unknown database.
@@ -184,6 +187,8 @@ class MySQLDatabase(MySQLBulkLoading, Database):
             # (-1, "Connection not available": the connector gave up on a connection whose
             # statement the server aborted mid-transfer, e.g. a Galera conflict during LOAD DATA.)
             return DatabaseConnectionLostError(text)
+        if errno in MYSQL_READ_ONLY_ERRORS:
+            return DatabaseReadOnlyError(text)
         if errno in MYSQL_LOGIN_ERRORS:
             return DatabaseLoginError(text)
         if errno in MYSQL_PERMISSION_ERRORS:

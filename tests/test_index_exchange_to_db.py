@@ -652,6 +652,33 @@ def test_the_database_gone_mid_run_stops_starting_pairs_and_says_why_once(sim, t
     assert sim.stats()["runs"] <= 4, err
 
 
+def test_the_database_turned_read_only_mid_run_stops_starting_pairs_and_counts_right(sim, mariadb_database,
+                                                                                      tmp_path, http):
+    """read_only set on the server mid-run (a failover, a maintenance): one line, no more
+    pairs started, every pair counted (issue 22, item 18)."""
+    import re
+    ix = ImportEnv(sim, mariadb_database, tmp_path / "home", http)
+    admin = mariadb_database.admin
+    sim.configure(run_delay=1.5)
+    process = ix.script("-R", "-r", "3", "-P", "2", *REPORTS, wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while admin.fetch_all("SELECT COUNT(*) FROM prog_ix_report_runs")[0][0] < 2:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        admin.execute_script(["SET GLOBAL read_only = ON"])
+        out, err = process.communicate(timeout=120)
+    finally:
+        admin.execute_script(["SET GLOBAL read_only = OFF"])
+    assert process.returncode == 1, (out, err)
+    assert err.count("database read-only, run stopped") == 1, err
+    assert "unexpected" not in err
+    runs = sim.stats()["runs"]
+    assert runs <= 4, err
+    not_begun = int(re.search(r"pairs not begun: (\d+)", out).group(1))
+    assert not_begun >= 8 - runs, out
+
+
 def test_runs_given_up_on_keep_their_slots_so_the_cap_holds(ix, sim):
     # Runs not ready within -r's wait are still in progress at Index Exchange: starting
     # more pairs in their slots would go over the cap.
