@@ -27,7 +27,7 @@ from authenticationSupport import reporting_session
 from cronrun import CronRun, RunSummary, in_shard
 from reportRunScheduler import FETCHERS, LOADERS, STARTERS, FileJob, PairJob, RunScheduler
 from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
-from utility import atomic_file, only_known
+from utility import atomic_file, listed, only_known
 
 log = logging.getLogger("index-exchange-to-db")
 
@@ -157,7 +157,7 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
             problems.append(f"report {name!r}: table {table} does not exist")
             continue
         if missing:
-            problems.append(f"report {name!r}: table {table} has no column for {', '.join(missing)}")
+            problems.append(f"report {name!r}: table {table} has no column for {listed(missing)}")
         merging = mysql_db.merging_keys_problem(db, table)
         if merging and merging not in problems:
             problems.append(merging)

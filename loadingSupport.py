@@ -19,6 +19,7 @@ import itertools
 
 import readwrite
 from errors import ReportFileError
+from utility import listed
 
 # Rows looked at to tell a new file (bulk path) from a rerun (upsert).
 PEEK_ROWS = 1000
@@ -84,8 +85,8 @@ def refuse_missing_columns(db, shape, load_header):
                     if k not in missing_fields]
     problems = []
     if missing_fields:
-        problems.append(f"the template's field{'s' if len(missing_fields) > 1 else ''} {', '.join(missing_fields)}")
+        problems.append(f"the template's field{'s' if len(missing_fields) > 1 else ''} {listed(missing_fields)}")
     if missing_keys:
-        problems.append(f"{', '.join(missing_keys)} (part of the primary key of {shape.table})")
+        problems.append(f"{listed(missing_keys)} (part of the primary key of {shape.table})")
     if problems:
         raise ReportFileError(f"{shape.name} lacks {' and '.join(problems)}; nothing of it was loaded")

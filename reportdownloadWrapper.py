@@ -18,7 +18,7 @@ class ReportFileShape(loadingSupport.FileShape):
 
     def rows(self, db, header, rows):
         if any(h.lower() == "publisher_id" for h in header):
-            raise PublisherColumnInFileError(f"{self.path}: the file has a publisher_id column of its own; "
+            raise PublisherColumnInFileError(f"{self.name}: the file has a publisher_id column of its own; "
                                              f"the suite adds publisher_id itself")
         return list(header), rows
 

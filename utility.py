@@ -117,3 +117,12 @@ def cut_to_bytes(text, max_bytes, marker="…"):
         return text
     room = max_bytes - len(marker.encode("utf-8"))
     return data[:max(room, 0)].decode("utf-8", errors="ignore") + marker
+
+
+def listed(items, limit=10, width=60):
+    """Items for a one-line message: at most `limit` of them, each cut to `width`
+    characters, and how many more there are (a file may bring 100,000 columns)."""
+    items = list(items)
+    shown = [text if len(text) <= width else text[:width - 1] + "…" for text in map(str, items[:limit])]
+    more = f" (and {len(items) - limit:,} more)" if len(items) > limit else ""
+    return ", ".join(shown) + more

@@ -21,6 +21,7 @@ import random
 import time
 
 from dbengine.columns import merging_collation, value_problem
+from utility import listed
 from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostError, DatabaseError,
                              DatabaseLoginError, InvalidColumnsError, MalformedRowError, MissingColumnsError,
                              NoSuchTableError, TransientDatabaseError, ValueDoesNotFitError)
@@ -223,7 +224,7 @@ class Database:
         seen = set()
         for h in header:
             if h.lower() in seen:
-                raise DatabaseError(f"loading {table}: column {h!r} named twice in the header")
+                raise DatabaseError(f"loading {table}: column {listed([repr(h)])} named twice in the header")
             seen.add(h.lower())
         return [by_name[h.lower()] for h in header]
 

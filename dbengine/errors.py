@@ -2,6 +2,7 @@
 the mapping), so callers never see a driver's own exception."""
 
 from errors import SuiteError
+from utility import listed
 
 
 class DatabaseError(SuiteError):
@@ -46,7 +47,7 @@ class MissingColumnsError(DatabaseError):
 
     def __init__(self, table, missing, what=None):
         super().__init__(f"{what or 'rows for ' + table} lack{'s' if what else ''} "
-                         f"{', '.join(missing)} (part of the primary key of {table}); nothing of it was loaded")
+                         f"{listed(missing)} (part of the primary key of {table}); nothing of it was loaded")
         self.table, self.missing = table, list(missing)
 
 
@@ -60,8 +61,8 @@ class NoSuchTableError(DatabaseError):
 
 class InvalidColumnsError(DatabaseError):
     def __init__(self, table, unknown, known):
-        super().__init__(f"table {table} has no column {', '.join(repr(c) for c in unknown)}; "
-                         f"its columns: {', '.join(known)}")
+        super().__init__(f"table {table} has no column {listed(repr(c) for c in unknown)}; "
+                         f"its columns: {listed(known, limit=30)}")
         self.table, self.unknown = table, list(unknown)
 
 

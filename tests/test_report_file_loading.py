@@ -125,3 +125,17 @@ def test_file_with_its_own_publisher_id_is_refused(loader, tmp_path):
     path.write_text("day,publisher_id,site_id\n2026-06-01 00:00:00,1,1\n")
     with pytest.raises(PublisherColumnInFileError):
         load_report_file(db, path, "prog_ix_stats", 1)
+
+
+def test_a_header_of_100000_unknown_columns_is_named_in_a_short_line(loader, tmp_path):
+    """A huge input gives a short message, not a 1.2 MB line (issue 22, item 19)."""
+    db, database = loader
+    path = tmp_path / "wide.csv"
+    extra = [f"c{n}" for n in range(100_000)]
+    path.write_text(",".join(HEADER.strip().split(",") + extra) + "\n" +
+                    ",".join(["2026-06-01", "1", "a", "1"] + ["x"] * len(extra)) + "\n")
+    with pytest.raises(mysql_db.InvalidColumnsError) as caught:
+        load_report_file(db, path, "prog_ix_stats", 180280, name="file 5000001")
+    message = str(caught.value)
+    assert len(message) < 1000 and "'c0'" in message and "(and 99,990 more)" in message
+    assert database.rows("SELECT COUNT(*) FROM prog_ix_stats") == [(0,)]
