@@ -82,7 +82,7 @@ def _read(path, variable):
                    and any(isinstance(t, ast.Name) and t.id == variable for t in node.targets)]
     if not assignments:
         raise ConfigurationError(f"{path}: no {variable} = {{...}} in it")
-    node = assignments[-1].value
+    node = assignments[0].value
     if not isinstance(node, ast.Dict):
         raise ConfigurationError(f"{path}, line {node.lineno}: {variable} must be a dictionary {{...}}")
     entries, lines = {}, {}
@@ -98,7 +98,23 @@ def _read(path, variable):
             raise ConfigurationError(f"{path}, line {key_node.lineno}: {key!r} is in {variable} twice "
                                      f"(first on line {lines[key]})")
         entries[key], lines[key] = value, key_node.lineno
+    _refuse_other_statements(path, variable, tree, assignments)
     return entries, lines
+
+
+def _refuse_other_statements(path, variable, tree, assignments):
+    """Only the one dictionary is read: anything else would be silently ignored (an entry
+    added as `NAME["x"] = {...}` would be "no entry")."""
+    for statement in tree.body:
+        docstring = isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
+            and isinstance(statement.value.value, str)
+        if statement is assignments[0] or docstring:
+            continue
+        if statement in assignments:
+            raise ConfigurationError(f"{path}, line {statement.lineno}: {variable} is assigned a second time "
+                                     f"(first on line {assignments[0].lineno}); keep one dictionary")
+        raise ConfigurationError(f"{path}, line {statement.lineno}: only the dictionary {variable} = {{...}} is "
+                                 f"read, and this line is not part of it; put every entry inside the dictionary")
 
 
 # --- the reporting half's mapping ---------------------------------------------------------

@@ -35,6 +35,11 @@ def with_mapping(ix, tmp_path, text):
      "line 4: only plain values"),
     ('REPORT_TO_DB_TABLE = {\n' + GOOD_ENTRY + GOOD_ENTRY + '}\n',
      "line 3: 'Generic Revenue Report' is in REPORT_TO_DB_TABLE twice (first on line 2)"),
+    ('REPORT_TO_DB_TABLE = {\n' + GOOD_ENTRY + '}\nREPORT_TO_DB_TABLE["Other"] = {"db_table": "prog_ix_stats"}\n',
+     "line 4: only the dictionary REPORT_TO_DB_TABLE = {...} is read, and this line is not part of it; put every "
+     "entry inside the dictionary"),
+    ('REPORT_TO_DB_TABLE = {\n' + GOOD_ENTRY + '}\nREPORT_TO_DB_TABLE = {}\n',
+     "line 4: REPORT_TO_DB_TABLE is assigned a second time (first on line 1); keep one dictionary"),
 ])
 def test_a_mistake_in_the_mapping_file_is_one_line(ix, sim, tmp_path, body, message):
     path = with_mapping(ix, tmp_path, body)
@@ -59,5 +64,6 @@ def test_a_misspelled_report_name_suggests_the_entry(ix, sim, tmp_path):
 def test_the_mapping_file_is_never_run(ix, sim, tmp_path):
     marker = tmp_path / "ran"
     with_mapping(ix, tmp_path, f'open({str(marker)!r}, "w").close()\nREPORT_TO_DB_TABLE = {{\n{GOOD_ENTRY}}}\n')
-    assert ix.script("--check", REPORTS[0]).returncode == 0
+    result = ix.script("--check", REPORTS[0])
+    assert result.returncode == 2 and "line 1: only the dictionary REPORT_TO_DB_TABLE" in result.stderr
     assert not marker.exists()
