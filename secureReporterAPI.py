@@ -131,6 +131,8 @@ def _kind(event):
 
 
 def report_definition(http, base_url, token, report):
+    """A report's definition: {id, name, fields: [{name, field_order, ...}] (its report
+    fields, the parameters it takes), ...}."""
     endpoint = f"report definition {report}"
     data = json_answer(endpoint, http.request("GET", _url(base_url, f"/report/get/{report}"), endpoint,
                                               headers=_auth(token)))

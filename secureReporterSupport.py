@@ -11,7 +11,8 @@ import itertools
 import re
 
 import secureReporterAPI
-from errors import AuthenticationError, BadRequestError, ConfigurationError, PermissionDeniedError, SuiteError
+from errors import (AuthenticationError, BadRequestError, ConfigurationError, NotFoundError, PermissionDeniedError,
+                    SuiteError)
 
 RESERVED_TOKEN = "api.user"
 PRESENTATION_COLUMNS = {"row_style"}
@@ -78,15 +79,39 @@ def parse_param_options(texts):
     return params
 
 
+def _token_refused(err):
+    return AuthenticationError(err.endpoint, err.status, f"{err.server_message}: the token is unknown or expired "
+                               f"(tokens cannot be edited: delete it and create a new one on the Tokens page, "
+                               f"then set SECUREREPORTERTOKEN)", err.path)
+
+
+def report_parameters(http, base_url, token, report):
+    """The names of the parameters a report takes (its definition's report fields), or
+    None when its definition cannot be had (Secure Reporter gives definitions by id)."""
+    try:
+        definition = secureReporterAPI.report_definition(http, base_url, token, report)
+    except AuthenticationError as err:
+        raise _token_refused(err) from None
+    except (NotFoundError, BadRequestError, PermissionDeniedError):
+        return None
+    fields = definition.get("fields")
+    if not isinstance(fields, list):
+        return None
+    return [f["name"] for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str)]
+
+
+def unknown_parameters(given, taken):
+    """The names of `given` a report does not take (`taken` None: cannot tell, none)."""
+    return [] if taken is None else [name for name in given if name not in taken]
+
+
 def fetch_answer(http, base_url, token, report, params, path):
     """The report's answer into `path`; 401/403 explained."""
     try:
         with open(path, "wb") as target:
             secureReporterAPI.call_report(http, base_url, token, report, params, target)
     except AuthenticationError as err:
-        raise AuthenticationError(err.endpoint, err.status, f"{err.server_message}: the token is unknown or expired "
-                                  f"(tokens cannot be edited: delete it and create a new one on the Tokens page, "
-                                  f"then set SECUREREPORTERTOKEN)", err.path) from None
+        raise _token_refused(err) from None
     except PermissionDeniedError as err:
         raise PermissionDeniedError(err.endpoint, err.status, f"{err.server_message}: the token's groups do not "
                                     f"include this report's (tokens cannot be edited: re-create it with the group)",

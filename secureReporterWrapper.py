@@ -104,9 +104,38 @@ class SecureReporterRun(CronRun):
         self.summary.reports = len(self.entries)
 
     def steps(self, db):
+        try:
+            self._check_parameters()
+        except AuthenticationError as err:
+            # Refused for every report: said once, none tried.
+            self.summary.add(credentials_refused=1, reports_failed=len(self.entries))
+            self.summary.problem(str(err))
+            return
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="report") as pool:
             for future in [pool.submit(self._report, number, name) for number, name in enumerate(self.entries)]:
                 future.result()
+
+    def _check_parameters(self):
+        """Every parameter given (in the mapping, or with --param) must be one the report
+        takes: Secure Reporter ignores others silently, and the report would run with its
+        defaults. Checked against the reports' definitions before any report runs."""
+        problems, used = [], set()
+        for name, entry in self.entries.items():
+            taken = secureReporterSupport.report_parameters(self.http, self.base_url, self.token, entry["report"])
+            if taken is None:
+                log.info("report %r: its definition cannot be had; parameters not checked", name)
+                used |= set(self.options.params or {})
+                continue
+            own = secureReporterSupport.unknown_parameters(entry.get("params") or {}, taken)
+            if own:
+                problems.append(f"report {name!r} takes no parameter {', '.join(own)} (the mapping gives it; it "
+                                f"takes {', '.join(taken) or 'none'})")
+            used |= {p for p in self.options.params or {} if p in taken}
+        stray = [p for p in self.options.params or {} if p not in used]
+        if stray:
+            problems.append(f"--param {', '.join(stray)}: no report named takes it")
+        if problems:
+            raise ConfigurationError("no report was run: " + "; ".join(problems))
 
     def _report(self, number, name):
         entry = self.entries[name]

@@ -34,6 +34,7 @@ class Setting:
     default: str          # None: no default (required where used)
     secret: bool
     choices: tuple = None  # the values allowed, when only a few are
+    minimum: int = None    # a whole number at least this, when the setting is a number
 
 
 # What each setting means is the README's "Settings" table (tests/test_docs.py checks that
@@ -43,14 +44,14 @@ SETTINGS = [
     Setting("INDEXEXCHANGEPASSWORD", None, True),
     Setting("INDEXEXCHANGEBASEURL", "https://app.indexexchange.com", False),
     Setting("INDEXEXCHANGEIDENTITYURL", "https://identity.indexexchange.com", False),
-    Setting("INDEXEXCHANGETIMEOUT", "60", False),
-    Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False),
-    Setting("INDEXEXCHANGEDOWNLOADTIMEOUT", "900", False),
+    Setting("INDEXEXCHANGETIMEOUT", "60", False, minimum=1),
+    Setting("INDEXEXCHANGEMAXRETRYWAIT", "300", False, minimum=0),
+    Setting("INDEXEXCHANGEDOWNLOADTIMEOUT", "900", False, minimum=1),
     Setting("PROGSALESDBENGINE", "mysql", False, choices=("mysql", "sqlite")),
     Setting("PROGSALESMYSQLUSERNAME", None, False),
     Setting("PROGSALESMYSQLPASSWORD", None, True),
     Setting("PROGSALESMYSQLHOSTNAME", "localhost", False),
-    Setting("PROGSALESMYSQLPORT", "3306", False),
+    Setting("PROGSALESMYSQLPORT", "3306", False, minimum=1),
     Setting("PROGSALESMYSQLDATABASE", "prog_stats", False),
     Setting("PROGSALESMYSQLLOCALINFILE", "auto", False, choices=("auto", "off")),
     Setting("PROGSALESMYSQLTLS", "auto", False, choices=("auto", "on", "off")),
@@ -62,9 +63,9 @@ SETTINGS = [
     Setting("CXREPORTSBASEURL", None, False),
     Setting("CXREPORTSTOKEN", None, True),
     Setting("CXREPORTSWORKSPACE", None, False),
-    Setting("CXREPORTSEXPORTWAIT", "300", False),
+    Setting("CXREPORTSEXPORTWAIT", "300", False, minimum=0),
     Setting("PROGSALESREPORTIDSTORE", "shelve", False, choices=("shelve", "mysql")),
-    Setting("PROGSALESREPORTIDLEASE", "300", False),
+    Setting("PROGSALESREPORTIDLEASE", "300", False, minimum=2),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -101,7 +102,7 @@ def quote_value(value):
     return f'"{escaped}"'
 
 
-def update_secrets_file(path, updates):
+def update_secrets_file(path, updates, given_by="what was given now"):
     """Set `updates` ({NAME: value}) in the settings file, keeping the settings it does not
     name; written atomically with mode 0600. A symlinked file is written where the link
     points, and the link kept. Each value is checked as a setting first."""
@@ -109,13 +110,33 @@ def update_secrets_file(path, updates):
     unknown = [name for name in updates if name not in _BY_NAME]
     if unknown:
         raise ConfigurationError(f"unknown setting {', '.join(unknown)}")
+    for name, value in updates.items():            # a value given now is blamed on where it was given
+        check_value(_BY_NAME[name], value, given_by)
     target = Path(os.path.realpath(path))
     merged = dict(read_secrets_file(target))
     merged.update(updates)
-    Settings(environ={}, home=None, values=merged)        # refuses a value that is not allowed
+    Settings(environ={}, home=target.parent, values=merged)    # what was in the file already, checked too
     text = "".join(f"{name}={quote_value(value)}\n" for name, value in merged.items())
     atomic_write(target, text.encode("utf-8"), mode=0o600)
     return target
+
+
+def check_value(setting, value, origin):
+    """ConfigurationError, naming the setting and where the value came from, unless the
+    value is one the setting allows."""
+    if value is None:
+        return
+    if setting.choices and value not in setting.choices:
+        raise ConfigurationError(f"{setting.name} must be {' or '.join(setting.choices)}, got {value!r} "
+                                 f"(from {origin})")
+    if setting.minimum is not None:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < setting.minimum:
+            raise ConfigurationError(f"{setting.name} must be a whole number of at least {setting.minimum}, got "
+                                     f"{value!r} (from {origin})")
 
 
 class Settings:
@@ -135,10 +156,7 @@ class Settings:
                 self._values[setting.name], self._origins[setting.name] = self._file[setting.name], str(self.secrets_path)
             else:
                 self._values[setting.name], self._origins[setting.name] = setting.default, "default"
-            value = self._values[setting.name]
-            if setting.choices and value not in setting.choices:
-                raise ConfigurationError(f"{setting.name} must be {' or '.join(setting.choices)}, got {value!r} "
-                                         f"(from {self._origins[setting.name]})")
+            check_value(setting, self._values[setting.name], self._origins[setting.name])
 
     def get(self, name):
         """The value, or None when neither set nor defaulted."""

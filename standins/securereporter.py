@@ -27,7 +27,8 @@ class Report:
     report_id: int
     name: str
     group: str
-    fields: tuple
+    fields: tuple               # the columns of its records
+    parameters: tuple = ()      # its bind variables: the report fields of its definition
 
     @property
     def slug(self):
@@ -36,7 +37,7 @@ class Report:
 
 REPORTS = (
     Report(101, "Daily Direct Revenue", "finance",
-           ("day", "advertiser_id", "advertiser", "bookings", "revenue", "updated_at", "row_style")),
+           ("day", "advertiser_id", "advertiser", "bookings", "revenue", "updated_at", "row_style"), ("_from", "_to")),
     Report(102, "Token List", "*", ("name", "active", "age_days", "created", "created_by", "expiry", "groups")),
 )
 ADVERTISERS = ("Nordic Motors", "Baltic Foods & Co", "Café Öresund", "Svea \"Bank\"", "Łódź Textiles", "Polar Air",
@@ -164,7 +165,9 @@ class SecureReporterStandIn(StandInServer):
                 return
             self._answer(handler, 200, {"message": "", "ok": True, "report": {
                 "id": report.report_id, "name": report.name, "slug": report.slug,
-                "fields": [{"name": f, "field_order": i} for i, f in enumerate(report.fields)]}})
+                "fields": [{"id": report.report_id * 100 + i, "name": p, "field_order": i}
+                           for i, p in enumerate(report.parameters)],
+                "columns": list(report.fields)}})
             return
         if path.startswith("/api/call/") and path.endswith("/"):
             report = self.report(path[len("/api/call/"):-1])

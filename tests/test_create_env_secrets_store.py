@@ -127,3 +127,19 @@ def test_a_secret_with_dollar_braces_stays_as_typed_through_later_changes(tmp_pa
     s = settings.load_settings(environ={"HOME": str(tmp_path)})
     assert s.get("INDEXEXCHANGEPASSWORD") == typed and s.get("PROGSALESMYSQLPORT") == "3307"
     assert "${HOME}" in (tmp_path / ".env-secrets").read_text(), "written to disk as typed"
+
+
+def test_a_number_setting_given_text_is_refused_and_blamed_on_where_it_was_given(tmp_path):
+    """PROGSALESMYSQLPORT=abc would make every program fail; a value given now is not the
+    file's fault (issue 22, item 21)."""
+    result = run(tmp_path, "PROGSALESMYSQLPORT=abc")
+    assert result.returncode == 2
+    assert "PROGSALESMYSQLPORT must be a whole number of at least 1, got 'abc' (from what was given now)" \
+        in result.stderr
+    assert not (tmp_path / ".env-secrets").exists(), "nothing written"
+    path = tmp_path / ".env-secrets"
+    path.write_text('PROGSALESREPORTIDLEASE="1"\n')
+    os.chmod(path, 0o600)
+    other = run(tmp_path, "PROGSALESMYSQLPORT=3307")
+    assert other.returncode == 2 and f"PROGSALESREPORTIDLEASE must be a whole number of at least 2, got '1' " \
+                                      f"(from {path})" in other.stderr

@@ -89,6 +89,20 @@ def test_report_by_id_and_a_param_override(env, sr):
     assert sr.stats()["call"] == 1
 
 
+def test_a_parameter_the_report_does_not_take_is_refused_before_any_report_runs(env, sr):
+    """Secure Reporter ignores a parameter it does not know, and the report would run with
+    its defaults: a --param typo, or a mapping's, is named from the report's definition
+    (issue 22, item 21)."""
+    with pytest.raises(ConfigurationError, match=r"--param _fro: no report named takes it"):
+        env.run(params={"_fro": "2026-05-01"})
+    env.write_mapping({"Direct revenue": {"report": "daily-direct-revenue", "db_table": "prog_sr_direct_revenue",
+                                          "params": {"_from": "today-7d", "_until": "today"}}})
+    with pytest.raises(ConfigurationError, match=r"report 'Direct revenue' takes no parameter _until \(the "
+                                                 r"mapping gives it; it takes _from, _to\)"):
+        env.run()
+    assert sr.stats().get("call", 0) == 0 and env.rows() == []
+
+
 def test_relative_dates_resolve_in_utc():
     today = dt.date(2026, 3, 15)
     resolve = secureReporterSupport.resolve_value
