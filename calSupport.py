@@ -2,6 +2,8 @@
 checked, and rows shaped for their tables (publisher_id added, non-integers in integer
 columns as -9999, columns the table lacks kept in `other`)."""
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import itertools
@@ -277,9 +279,29 @@ def check_publishers_known(db, publisher_ids):
                f"{mysql_db_reporting.PUBLISHERS_TABLE} (add it there first)")
 
 
+def api_key_problem(key):
+    """Why `key` is not a CAL API key, or None: Index Exchange issues it as the HTTP Basic
+    credential of a client, base64 of "client id:secret", at most 255 characters."""
+    if not key or len(key) > 255:
+        return "it must be 1 to 255 characters"
+    if any(c.isspace() for c in key):
+        return "it holds a space or line break"
+    try:
+        client, colon, secret = base64.b64decode(key, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return "it is not base64"
+    if not (client and colon and secret):
+        return "it does not decode to client id:secret"
+    return None
+
+
 def store_api_keys(db, pairs):
-    """Add or replace (publisher_id, key) pairs; a key must be 1 to 255 characters."""
+    """Add or replace (publisher_id, key) pairs; every key is checked first (nothing is
+    stored when one is not a key), and never shown in the message."""
+    pairs = [(p, k.strip()) for p, k in pairs]
     for publisher, key in pairs:
-        if not key.strip() or len(key.strip()) > 255:
-            raise ConfigurationError(f"publisher {publisher}: the key must be 1 to 255 characters")
-    mysql_db_cal.set_api_keys(db, [(p, k.strip()) for p, k in pairs])
+        problem = api_key_problem(key)
+        if problem:
+            raise ConfigurationError(f"publisher {publisher}: that is not a CAL API key ({problem}; a key is base64 "
+                                     f"of client id:secret, as Index Exchange issues it); nothing was stored")
+    mysql_db_cal.set_api_keys(db, pairs)

@@ -2,7 +2,8 @@
 """Delete publishers' CAL API keys from prog_ix_apikeys:
     delete-api-key.py [-u ADMINUSER] PUBLISHERID...
 Deleting needs DELETE, which the importing user does not have: give a MySQL user that
-may with -u (its password is prompted for). With no ids, list the table, keys masked."""
+may with -u (its password is prompted for). An id that has no key is said so (exit 0),
+whoever runs it. With no ids, list the table, keys masked."""
 
 import sys
 
@@ -10,6 +11,7 @@ import cli
 import mysql_db
 import mysql_db_cal
 import settings as settings_module
+from errors import ConfigurationError
 from utility import format_table, mask_secret
 
 
@@ -31,12 +33,18 @@ def main(args):
             print(f"{len(rows)} keys")
             return cli.EXIT_OK
         known = {p for p, _ in mysql_db_cal.all_api_keys(db)}
-        deleted = mysql_db_cal.delete_api_keys(db, args.publisher_ids)
+        doomed = [p for p in args.publisher_ids if p in known]
+        try:
+            deleted = mysql_db_cal.delete_api_keys(db, doomed) if doomed else 0
+        except mysql_db.DatabasePermissionError:
+            raise ConfigurationError(f"the MySQL user {args.user or settings.get('PROGSALESMYSQLUSERNAME')} may not "
+                                     f"DELETE (the importing user has SELECT, INSERT, UPDATE only): give a user that "
+                                     f"may with -u ADMINUSER; nothing was deleted") from None
     finally:
         db.close()
     for publisher in args.publisher_ids:
         print(f"publisher {publisher}: {'key deleted' if publisher in known else 'had no key'}")
-    return cli.EXIT_OK if deleted == len(known & set(args.publisher_ids)) else cli.EXIT_FAILED
+    return cli.EXIT_OK if deleted == len(doomed) else cli.EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import mysql_db_reporting
 from conftest import ROOT
 
 KEY = "c2ltLWNsaWVudC0xOjAzOWQyOThkOTA4N2JkNDc2N2UwYTliZmE5NjY3ZjNi"
+OTHER_KEY = "c2ltLWNsaWVudC0yOnNlY29uZC1zZWNyZXQ="          # sim-client-2:second-secret
+REPLACED_KEY = "cmVwbGFjZWQ6a2V5LXZhbHVlLTEyMw=="          # replaced:key-value-123
 
 
 def run(env, script, *args, stdin=""):
@@ -35,14 +37,14 @@ def test_create_tables_then_add_list_and_delete_keys(database, tmp_path):
     assert "created: none" in run(env, "cal-create-db-tables.py", *admin, stdin=admin_pw).stdout
     add_publishers(database, 180280, 180287)
 
-    added = run(env, "add-api-key.py", "180280", "180287", stdin=f"{KEY}\n{KEY}x\n")
+    added = run(env, "add-api-key.py", "180280", "180287", stdin=f"{KEY}\n{OTHER_KEY}\n")
     assert added.returncode == 0, added.stderr
     assert KEY not in added.stdout + added.stderr and "c2lt…" in added.stdout
-    assert run(env, "add-api-key.py", "180280", stdin="replaced-key-value-123\n").returncode == 0
+    assert run(env, "add-api-key.py", "180280", stdin=REPLACED_KEY + "\n").returncode == 0
     listed = run(env, "add-api-key.py")
     assert "180280" in listed.stdout and "2 keys" in listed.stdout
-    assert "replaced-key-value-123" not in listed.stdout and KEY not in listed.stdout
-    assert dict(database.rows("SELECT publisher_id, api_key FROM prog_ix_apikeys"))[180280] == "replaced-key-value-123"
+    assert REPLACED_KEY not in listed.stdout and KEY not in listed.stdout
+    assert dict(database.rows("SELECT publisher_id, api_key FROM prog_ix_apikeys"))[180280] == REPLACED_KEY
 
     deleted = run(env, "delete-api-key.py", *admin, "180280", "999", stdin=admin_pw)
     assert deleted.returncode == 0, deleted.stderr
@@ -62,8 +64,12 @@ def test_the_importing_user_may_not_delete_keys(mariadb_database, tmp_path):
     env = env_for(mariadb_database, tmp_path)
     assert run(env, "add-api-key.py", "1", stdin=KEY + "\n").returncode == 0
     refused = run(env, "delete-api-key.py", "1")
-    assert refused.returncode == 2 and "DELETE command denied" in refused.stderr, "the wrong user: configuration"
+    assert refused.returncode == 2, "the wrong user: configuration"
+    assert "may not DELETE (the importing user has SELECT, INSERT, UPDATE only): give a user that may with -u " \
+           "ADMINUSER; nothing was deleted" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    no_key = run(env, "delete-api-key.py", "2")
+    assert no_key.returncode == 0 and "publisher 2: had no key" in no_key.stdout, "as the README says (issue 22, 22)"
 
 
 def test_bad_arguments(database, tmp_path):
@@ -75,6 +81,10 @@ def test_bad_arguments(database, tmp_path):
     on_the_command_line = run(env, "add-api-key.py", "180280", KEY)
     assert on_the_command_line.returncode == 2 and "keys are not taken on the command line" in on_the_command_line.stderr
     assert KEY not in on_the_command_line.stderr
+    for not_a_key in ("replaced-key-value-123", "bm90IGEga2V5", "a b", "x" * 256):
+        refused = run(env, "add-api-key.py", "180280", stdin=not_a_key + "\n")
+        assert refused.returncode == 2 and "publisher 180280: that is not a CAL API key (" in refused.stderr
+        assert not_a_key not in refused.stderr, "the key is never shown"
     unknown = run(env, "add-api-key.py", "424242", stdin=KEY + "\n")
     assert unknown.returncode == 2 and "publisher 424242 not in prog_ix_publishers" in unknown.stderr
     assert database.rows("SELECT COUNT(*) FROM prog_ix_apikeys")[0][0] == 0

@@ -134,6 +134,24 @@ def test_deactivate_reportid_of_a_spec_deactivated_already_forgets_it(ix, sim):
     assert reportids(ix).all() == {}
 
 
+def test_deactivate_reportid_leaves_a_persons_spec_alone_and_has_a_dry_run(ix, sim):
+    """A spec a person made (not the suite's title) is not deactivated without --force; -n
+    shows what would be done and does nothing (issue 22, item 22)."""
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    ours = reportids(ix).get(ix.publishers[0], REPORTS[0])["reportID"]
+    persons = 1965885                                  # "Generic Revenue Report", made in the GUI
+    dry = run(ix, "deactivate-reportid.py", "-n", str(ours))
+    assert dry.returncode == 0 and f"{ours}: would be deactivated" in dry.stdout
+    assert sim.spec(ours)[1] and reportids(ix).get(ix.publishers[0], REPORTS[0]), "nothing done"
+    refused = run(ix, "deactivate-reportid.py", str(persons))
+    assert refused.returncode == 2 and "('Generic Revenue Report') is not a spec this suite made; left alone " \
+                                       "(--force deactivates it anyway)" in refused.stderr
+    assert sim.spec(persons)[1], "still active"
+    forced = run(ix, "deactivate-reportid.py", "--force", str(persons))
+    assert forced.returncode == 0 and f"{persons}: deactivated; not in the reportID database" in forced.stdout
+    assert not sim.spec(persons)[1]
+
+
 # --- the reportID database as JSON --------------------------------------------------------
 
 def test_dump_and_load_back_gives_the_same_database(ix, sim):
