@@ -27,7 +27,10 @@ def build_parser():
     parser.add_argument("-p", "--publishers", metavar="ID[,ID]", help="only these publishers")
     parser.add_argument("-P", "--parallel", type=int, default=DEFAULT_WORKERS,
                         help=f"publishers handled at once (default {DEFAULT_WORKERS})")
-    parser.add_argument("-R", "--report", action="store_true", help="print a summary at the end")
+    parser.add_argument("-R", "--summary", "--report", dest="report", action="store_true",
+                        help="print a summary at the end")
+    parser.add_argument("--check", action="store_true", help="only check tables, API keys and settings; send "
+                                                            "nothing")
     parser.add_argument("--shard", metavar="K/N", help="only the publishers of shard K of N (by id), so N hosts "
                                                         "with the same crontab split the work")
     return parser
@@ -39,7 +42,12 @@ def main(args):
                          bids=args.bids or args.logs, workers=args.parallel,
                          publisher_ids=cli.id_list(args.publishers, "-p") if args.publishers else None,
                          shard=cli.shard(args.shard) if args.shard else None)
-    summary = CalRun(settings, options, arguments=cli.command_line()).run()
+    run = CalRun(settings, options, arguments=cli.command_line())
+    if args.check:
+        run.check_only()
+        print(f"CAL: {run.summary.publishers} publishers' API keys; tables: {', '.join(sorted(set(run.tables.values())))}")
+        return cli.EXIT_OK
+    summary = run.run()
     if args.report:
         print(summary.text())
     elif not summary.complete:

@@ -145,6 +145,20 @@ class CronRun:
                     self.http = None
         return self.summary
 
+    def check_only(self):
+        """--check: the options, the settings and what check() looks at, then stop: no
+        health record, no call to any server."""
+        self.options = self.options.validated()
+        self.before_connecting()
+        self.connections = mysql_db.ConnectionPerThread(self.settings)
+        try:
+            self.check(self.connections.get())
+        finally:
+            try:
+                self.resources.close()
+            finally:
+                self.connections.close()
+
     def _open_health_record(self, db):
         """The run's row in prog_ix_import_log, from its start: a run killed mid-way stays
         visible as unfinished."""

@@ -13,6 +13,7 @@ Example (cron, Mondays 09:00 UTC, last week's statements):
   cxreports-send.py --period last-week
 """
 
+import datetime as dt
 import sys
 
 import cli
@@ -29,7 +30,10 @@ def build_parser():
     parser.add_argument("--job", type=int, metavar="JOBID", help="send through this CxReports job")
     parser.add_argument("--out", metavar="DIR", help="save the PDFs here (default ~/INDEX-REPORTS)")
     parser.add_argument("--activity", action="store_true", help="the import activity report instead of statements")
-    parser.add_argument("-R", "--report-summary", action="store_true", help="print a summary at the end")
+    parser.add_argument("-R", "--summary", "--report-summary", dest="report_summary", action="store_true",
+                        help="print a summary at the end")
+    parser.add_argument("--check", action="store_true", help="only check tables, publishers and settings; send "
+                                                            "nothing")
     return parser
 
 
@@ -38,7 +42,12 @@ def main(args):
     options = CxReportsOptions(period=args.period, report=args.report, job=args.job, out=args.out,
                                activity=args.activity,
                                publisher_ids=cli.id_list(args.publishers, "-l") if args.publishers else None)
-    summary = CxReportsRun(settings, options, arguments=cli.command_line()).run()
+    run = CxReportsRun(settings, options, arguments=cli.command_line())
+    if args.check:
+        run.check_only()
+        print(f"CxReports: {len(run.targets)} documents for {run.start}..{run.end - dt.timedelta(days=1)}")
+        return cli.EXIT_OK
+    summary = run.run()
     if args.report_summary:
         print(summary.text())
     return summary.exit_code

@@ -27,7 +27,8 @@ def build_parser():
     parser.add_argument("file_ids", nargs="+", type=int, metavar="FILEID")
     parser.add_argument("-p", "--publisher", type=int, default=0, help="publisher_id to add (default 0)")
     parser.add_argument("-s", "--status", choices=["new", "downloaded"], help="only files of this status")
-    parser.add_argument("-d", "--directory", help="write here instead of the data download store")
+    parser.add_argument("-d", "--out", "--directory", dest="directory", metavar="DIR",
+                        help="write here instead of the data download store")
     return parser
 
 

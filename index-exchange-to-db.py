@@ -28,10 +28,12 @@ from indexExchangeToDBSupport import (RUNS_LIMIT, SECONDS_PER_RETRY, ImportOptio
 def build_parser():
     parser = cli.make_parser(__doc__)
     parser.add_argument("reports", nargs="+", metavar="REPORT", help="report names (template file names)")
-    parser.add_argument("-R", "--report", action="store_true", help="print a summary of the activity at the end")
+    parser.add_argument("-R", "--summary", "--report", dest="report", action="store_true",
+                        help="print a summary of the activity at the end")
     parser.add_argument("-n", "--keep-files", action="store_true",
                         help="also keep each downloaded CSV in the data download store, named by fileID")
-    parser.add_argument("-d", "--directory", help="with -n: keep the CSVs here instead")
+    parser.add_argument("-d", "--out", "--directory", dest="directory", metavar="DIR",
+                        help="with -n: keep the CSVs here instead")
     parser.add_argument("-l", "--publishers", metavar="ID[,ID]",
                         help="only these publisher ids (each must be in prog_ix_publishers)")
     parser.add_argument("-r", "--retries", type=int, default=15,

@@ -27,7 +27,8 @@ from secureReporterWrapper import DEFAULT_WORKERS, MAX_WORKERS, SecureReporterOp
 def build_parser():
     parser = cli.make_parser(__doc__)
     parser.add_argument("reports", nargs="+", metavar="REPORT", help="report names (keys of the mapping)")
-    parser.add_argument("-R", "--report", action="store_true", help="print a summary of the activity at the end")
+    parser.add_argument("-R", "--summary", "--report", dest="report", action="store_true",
+                        help="print a summary of the activity at the end")
     parser.add_argument("--param", action="append", metavar="NAME=VALUE",
                         help="a bind parameter for this run, overriding the mapping's (may be given again)")
     parser.add_argument("-P", "--parallel", type=int, default=DEFAULT_WORKERS,

@@ -225,6 +225,16 @@ def test_script_cron_forms_and_exit_codes(cal, sim):
     assert f"replace it with add-api-key.py {cal.publishers[0]}" in failing.stderr
 
 
+def test_script_check_sends_nothing_and_records_nothing(cal, sim):
+    result = cal.script("--check", "-l")
+    assert result.returncode == 0, result.stderr
+    assert f"CAL: {len(cal.publishers)} publishers' API keys" in result.stdout and "prog_ix_bid_log" in result.stdout
+    assert sim.stats()["calls"] == {} and cal.count("prog_ix_import_log") == 0
+    cal.database.admin.execute_script(["DROP TABLE prog_ix_bid_log"])
+    missing = cal.script("--check", "-l")
+    assert missing.returncode == 2 and "prog_ix_bid_log" in missing.stderr
+
+
 def test_script_configuration_errors(cal, sim):
     cal.database.admin.execute_script(["DROP TABLE prog_ix_bid_log"])
     result = cal.script("-M", "-b")

@@ -139,6 +139,11 @@ def test_the_script_exit_codes_and_the_token_never_shown(ix, cx, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--period takes last-week, last-month or FROM..TO" in bad.stderr
     assert cx.stats() == {}
+    checked = subprocess.run([sys.executable, script, "--check", "--period", PERIOD], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and f"CxReports: {len(ix.publishers)} documents for 2026-05-25..2026-05-31" \
+        in checked.stdout
+    assert cx.stats() == {}, "--check sends nothing"
     cx.faults.add("401")
     refused = subprocess.run([sys.executable, script, "-R", "--period", PERIOD, "--out", str(tmp_path / "o"), "-l",
                               str(ix.publishers[0])], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)

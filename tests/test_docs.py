@@ -93,3 +93,21 @@ def test_the_readmes_settings_table_names_every_setting_with_its_default():
             assert setting.default in shown, f"{setting.name}: README says {shown!r}, default {setting.default!r}"
         else:
             assert shown.startswith("(required") or shown == "(empty)", f"{setting.name}: README says {shown!r}"
+
+
+def test_the_readmes_options_table_holds_for_every_script_it_names():
+    """Same long names for the same things in every script (issue 22, item 23)."""
+    section = README.split("### Options, the same in every script", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| [^|]+ \| ([^|]+) \| ([^|]+) \|$", section, re.M)[2:]
+    assert len(rows) >= 7
+    every = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "*-*.py")))
+    helps = {}
+    for options, scripts in rows:
+        names = re.findall(r"(--[a-z-]+)", options)
+        listed = every if scripts.strip() == "every script" else re.findall(r"[a-z-]+\.py", scripts)
+        for script in listed:
+            if script not in helps:
+                helps[script] = subprocess.run([sys.executable, os.path.join(ROOT, script), "-h"], capture_output=True,
+                                               text=True, env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]}).stdout
+            missing = [n for n in names if not re.search(re.escape(n) + r"\b", helps[script])]
+            assert missing == [], f"{script} -h lacks {missing}"
