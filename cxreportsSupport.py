@@ -85,13 +85,14 @@ def statement_data(db, publisher_id, publisher_name, start, end):
     }
 
 
-def activity_data(db, start, end):
-    """The import activity of [start, end) from prog_ix_import_log."""
+def activity_data(db, start, end, leave_out_run=None):
+    """The import activity of [start, end) from prog_ix_import_log, but the run
+    `leave_out_run` (the one making the report)."""
     runs = [{"program": program, "host": host, "started_at": str(started), "finished_at": str(finished)
              if finished else None, "exit_code": code, "files_loaded": int(files), "rows_loaded": int(rows),
              "problems": problems or ""}
             for program, host, started, finished, code, files, rows, problems
-            in mysql_db_statements.import_activity(db, start, end)]
+            in mysql_db_statements.import_activity(db, start, end, leave_out_run)]
     return {"version": DATA_VERSION, "kind": "import-activity",
             "period": {"from": start.isoformat(), "to": (end - dt.timedelta(days=1)).isoformat(),
                        "days": (end - start).days},

@@ -114,7 +114,7 @@ class CxReportsRun(CronRun):
         self.summary.add(documents=1)
         try:
             if target is None:
-                data = cxreportsSupport.activity_data(db, self.start, self.end)
+                data = cxreportsSupport.activity_data(db, self.start, self.end, leave_out_run=self.run_id)
                 name = f"activity-{self.start}-{self.end - dt.timedelta(days=1)}.pdf"
             else:
                 data = cxreportsSupport.statement_data(db, target[0], target[1], self.start, self.end)

@@ -68,7 +68,10 @@ FROM (SELECT dsp_id, COUNT(*) AS impressions, 0 AS bids, SUM(net_revenue) AS rev
       UNION ALL SELECT dsp_id, 0, COUNT(*), 0 FROM {_BIDS} GROUP BY dsp_id) t
 LEFT JOIN prog_ix_dsp_mapping d ON d.dsp_id = t.dsp_id
 GROUP BY t.dsp_id ORDER BY impressions DESC""",
-    "by_deal": f"""SELECT i.deal_id, COALESCE(MAX(m.deal_name), '') AS deal, COUNT(*) AS impressions,
+    # Impressions bought outside any deal have an empty deal_id: one bucket, named so.
+    "by_deal": f"""SELECT CASE WHEN i.deal_id = '' THEN '(no deal)' ELSE i.deal_id END AS deal_id,
+  CASE WHEN i.deal_id = '' THEN 'open auction, no deal' ELSE COALESCE(MAX(m.deal_name), '') END AS deal,
+  COUNT(*) AS impressions,
   SUM(i.net_revenue) AS revenue
 FROM (SELECT deal_id, publisher_id, net_revenue FROM {_IMPRESSIONS}) i
 LEFT JOIN prog_ix_deal_mapping m ON m.deal_id = i.deal_id AND m.publisher_id = i.publisher_id

@@ -30,9 +30,12 @@ def cal_impressions(db, publisher_id, start, end):
                         "WHERE publisher_id = %s AND timestamp >= %s AND timestamp < %s", (publisher_id, start, end))[0]
 
 
-def import_activity(db, start, end):
-    """The runs of prog_ix_import_log that started in the period, oldest first."""
-    return db.fetch_all("SELECT program, host, started_at, finished_at, exit_code, COALESCE(files_loaded, 0), "
+def import_activity(db, start, end, leave_out_run=None):
+    """The runs of prog_ix_import_log that started in the period, oldest first (report files
+    and CAL files both count as files loaded), but the run `leave_out_run` (the one asking:
+    it has not finished yet)."""
+    return db.fetch_all("SELECT program, host, started_at, finished_at, exit_code, "
+                        "COALESCE(files_loaded, 0) + COALESCE(cal_files, 0), "
                         "COALESCE(rows_inserted, 0) + COALESCE(rows_updated, 0) + COALESCE(cal_rows, 0), problems "
-                        "FROM prog_ix_import_log WHERE started_at >= %s AND started_at < %s ORDER BY started_at",
-                        (start, end))
+                        "FROM prog_ix_import_log WHERE started_at >= %s AND started_at < %s AND run_id <> %s "
+                        "ORDER BY started_at", (start, end, leave_out_run or ""))

@@ -120,12 +120,18 @@ def test_a_publisher_without_data_gets_no_statement_and_a_word(ix, cx, tmp_path)
     assert all(content["publisher"]["id"] != quiet for content in cx.temporary_data.values()), "nothing pushed"
 
 
-def test_the_activity_report(ix, cx, tmp_path):
+def test_the_activity_report(ix, cx, tmp_path, sim):
+    from calenv import CalEnv
+    cal = CalEnv(sim, ix.database, ix.home, ix.http).run(mappings=False, impressions=True)
+    assert cal.complete and cal.files_loaded > 0
     today = dt.datetime.now(dt.timezone.utc).date()
     summary = send(ix, cx, tmp_path, activity=True, period=f"{today}..{today}")
     assert summary.complete and summary.saved == 1, summary.problems
     [content] = cx.temporary_data.values()
-    assert content["kind"] == "import-activity" and content["totals"]["runs"] >= 1
+    assert content["kind"] == "import-activity" and content["totals"]["runs"] == 2
+    assert content["totals"]["not_finished"] == 0, "the report's own run is not among them (issue 22, 24)"
+    [cal_run] = [r for r in content["runs"] if r["program"] == "cal-downloads.py"]
+    assert cal_run["files_loaded"] == cal.files_loaded and cal_run["rows_loaded"] == cal.rows_loaded
     assert "runs[0].program: index-exchange-to-db.py" in pdf_text(
         (tmp_path / "out" / f"activity-{today}-{today}.pdf").read_bytes())
 

@@ -191,13 +191,25 @@ def test_import_health_rows_per_run_match_the_runs(loaded):
     assert len(rows) == len(loaded["publishers"]) * 2
 
 
-def test_preview_draws_every_dashboard(loaded, tmp_path):
+@pytest.mark.parametrize("own_ranges", [False, True])
+def test_preview_draws_every_dashboard(loaded, tmp_path, own_ranges):
     import dashboardpreview
-    paths = dashboardpreview.render_all(loaded["reader"], str(tmp_path), TIME_FROM, TIME_TO)
+    paths = dashboardpreview.render_all(loaded["reader"], str(tmp_path), None if own_ranges else TIME_FROM, TIME_TO)
     assert sorted(os.path.basename(p) for p in paths) == ["cal.png", "import-health.png", "revenue.png"]
     for path in paths:
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_previews_values_carry_their_units_and_dashboards_their_own_ranges():
+    import dashboardpreview
+    assert dashboardpreview._number(decimal.Decimal("1234.5"), "revenue_today", "currencyUSD") == "$1,234.50"
+    assert dashboardpreview._number(12.345, "change_percent", "currencyUSD") == "12.3%"
+    assert dashboardpreview._number(7, "win_rate", "percent") == "7.0%"
+    assert dashboardpreview._stat_unit("impressions_today", "currencyUSD") is None
+    assert dashboardpreview._number(1234567, "impressions_today", None) == "1,234,567"
+    assert dashboardpreview.spec_start(dashboards.CAL, TIME_TO) == TIME_TO - 2 * 86400
+    assert dashboardpreview.spec_start(dashboards.REVENUE, TIME_TO) == TIME_TO - 30 * 86400
 
 
 def test_cal_hours_missing_counts_gaps_not_the_time_before_the_first_file(loaded):
