@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Create the CAL tables that do not exist yet, and fill prog_ix_api_to_db_table_mapping.
-Flags choose groups (none: all): --auth (prog_ix_apikeys), --api (the api-to-table
-mapping), --mapping (buyers, dsps, partners, sites, campaigns, creatives, deals, exchange
-rates), --log (impression and bid logs, download log).
+Flags choose groups (none: all): --auth (prog_ix_apikeys), --api
+(prog_ix_api_to_db_table_mapping), --mapping (prog_ix_buyer_mapping, prog_ix_dsp_mapping,
+prog_ix_partner_mapping, prog_ix_site_mapping, prog_ix_campaign_mapping, prog_ix_creatives,
+prog_ix_deal_mapping, prog_ix_exchange_rates), --log (prog_ix_impression_log,
+prog_ix_bid_log, prog_ix_cal_download_log); and the import-health record
+prog_ix_import_log.
 
 Run it as a MySQL user that may create tables (-u; the password is prompted for).
 """

@@ -11,8 +11,9 @@ Exit codes: 0 all loaded; 1 something is pending or failed (it is collected next
 2 usage or configuration error (nothing was sent to Index Exchange); 130 interrupted
 (Ctrl-C stops promptly; what was asked for stays pending, and -R still prints the summary).
 
-Example (cron):
-  index-exchange-to-db.py -R "Generic Revenue Report" "Generic Revenue Report for today only"
+Example (cron: quiet when all is well, so cron mails only when something needs a look;
+add -R to see the summary when running it by hand):
+  index-exchange-to-db.py "Generic Revenue Report" "Generic Revenue Report for today only"
 """
 
 import sys

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Create the reporting half's tables that do not exist yet: prog_ix_publishers (as the
-seed defines it), a starter prog_ix_stats for the Generic Revenue Report templates, and
-the suite's bookkeeping tables prog_ix_report_runs and prog_ix_report_queue.
+seed defines it), a starter prog_ix_stats for the Generic Revenue Report templates, the
+suite's bookkeeping tables prog_ix_report_runs and prog_ix_report_queue, the reportID
+database for several hosts prog_ix_report_ids, and the import-health record
+prog_ix_import_log. Run again, it creates what is missing and converts a table whose key
+would take distinct texts for one.
 
 Run it as a MySQL user that may create tables (-u; the password is prompted for), not as
 the importing user, which needs only SELECT, INSERT and UPDATE. With

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Benchmarks of the main program (not tests: they print figures, they assert nothing).
 
-1. End to end, 20 publishers x 2 reports, 100 ms of API latency, 2 s run delay, against
-   the critical path (one pair alone, same settings). Target: within 1.5x.
-2. End to end, 50 publishers x 3 reports, against the bound that Index Exchange's limit
-   of 50 runs in progress sets (ceil(pairs / 50) rounds of the critical path). Target: 1.5x.
-3. Loading a one-million-row report file into MariaDB: rows per second against LOAD DATA
-   LOCAL INFILE of the same file into the same table (target: at least half), and the
-   loader's peak memory (target: under 150 MB whatever the file's size).
-4. Loading a one-million-row CAL impression file: rows per second and peak memory, next
-   to LOAD DATA LOCAL INFILE of the same rows into the same table.
+1. End to end, the real main program against the simulator (100 ms of API latency, 2 s and
+   5 s run delay): 1 pair, 20 publishers x 2 reports, 100 x 3, against the bound that
+   round trips, the run delay and Index Exchange's 50 runs in progress set. Target: 1.3x.
+2. Several hosts: 500 publishers x 3 reports over 1, 2 and 4 copies (--shard K/N, the
+   MySQL reportID store). Target: saves = pairs, never more than 50 runs in progress.
+3. Loading a one-million-row report file into MariaDB, as new rows (bulk path), as
+   updates and as new rows without LOAD DATA (upsert path): rows per second against LOAD
+   DATA LOCAL INFILE of the same file into the same table (target: 0.5x), and the loader's
+   peak memory (target: under 150 MB whatever the file's size).
+4. Loading a one-million-row CAL impression file, new (target 0.7x) and updated (target
+   0.4x), next to LOAD DATA LOCAL INFILE of the same rows into the same table.
 
 Every ratio is measured within one run of this script, since these machines vary by
 about 25% between runs. Needs root (or an installed MariaDB) for part 3.

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Create the Secure Reporter starter table prog_sr_direct_revenue (what the stand-in's
-example report "Daily Direct Revenue" fills) and the import-health record, if missing.
+example report "Daily Direct Revenue" fills) and the import-health record
+prog_ix_import_log, if missing.
 Run it as a MySQL user that may create tables (-u; the password is prompted for)."""
 
 import sys

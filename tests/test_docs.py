@@ -111,3 +111,20 @@ def test_the_readmes_options_table_holds_for_every_script_it_names():
                                                text=True, env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]}).stdout
             missing = [n for n in names if not re.search(re.escape(n) + r"\b", helps[script])]
             assert missing == [], f"{script} -h lacks {missing}"
+
+
+@pytest.mark.parametrize("script,groups", [
+    ("report-create-db-tables.py", ["mysql_db_reporting.REPORTING_TABLES", "mysql_db_health.HEALTH_TABLES"]),
+    ("cal-create-db-tables.py", ["mysql_db_cal.CAL_TABLES", "mysql_db_health.HEALTH_TABLES"]),
+    ("secure-reporter-create-db-tables.py", ["mysql_db_securereporter.SECURE_REPORTER_TABLES",
+                                             "mysql_db_health.HEALTH_TABLES"]),
+])
+def test_each_set_up_script_names_every_table_it_creates_in_its_help(script, groups):
+    import importlib
+    tables = set()
+    for group in groups:
+        module, name = group.split(".")
+        tables |= set(getattr(importlib.import_module(module), name))
+    help_text = subprocess.run([sys.executable, os.path.join(ROOT, script), "-h"], capture_output=True, text=True,
+                               env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]}).stdout
+    assert sorted(t for t in tables if t not in help_text) == []
