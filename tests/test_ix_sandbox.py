@@ -50,10 +50,10 @@ def test_sandbox_prints_settings_and_serves_until_stopped():
 
 
 def test_sandbox_rejects_a_bad_option_with_exit_2():
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "ix-sandbox.py"), "--publishers", "101"],
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "ix-sandbox.py"), "--publishers", "5001"],
                             capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
-    assert "--publishers must be 1..100" in result.stderr
+    assert "--publishers must be 1..5000" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
