@@ -28,13 +28,22 @@ def build_parser():
     return parser
 
 
+def mapped_tables(db):
+    """The tables prog_ix_api_to_db_table_mapping sends CAL data to (an operator may point
+    an API at a table of their own there)."""
+    if not db.table_exists(mysql_db_cal.API_TABLE_MAPPING_TABLE):
+        return {}
+    return {table: () for table in mysql_db_cal.api_tables(db).values()}
+
+
 def main(args):
     chosen = [g for g in GROUPS if getattr(args, g)] or list(GROUPS)
     settings = settings_module.load_settings()
     tables = {name: ddl for name, (group, ddl) in mysql_db_cal.CAL_TABLES.items() if group in chosen}
     result = tableSetupSupport.set_up(settings, args.user, cli.admin_password(settings, args.user), tables,
                                       args.grant_to, args.grafana_user,
-                                      after_create=mysql_db_cal.fill_api_table_mapping if "api" in chosen else None)
+                                      after_create=mysql_db_cal.fill_api_table_mapping if "api" in chosen else None,
+                                      mapped=mapped_tables)
     print("\n".join(result.lines()))
     return cli.EXIT_OK
 

@@ -11,13 +11,26 @@ import getpass
 import logging
 import os
 import shlex
+import signal
 import sys
 import threading
 
 from errors import ConfigurationError, SuiteError
+from utility import SUITE_NAME, SUITE_VERSION
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141      # what a shell reports for a Unix tool stopped by SIGPIPE
+EXIT_TERMINATED = 143       # ... and for one stopped by SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `timeout`, systemd and kill send): handled as Ctrl-C is (a prompt stop,
+    work left pending, leases given back, the health record completed), exit 143."""
+    exit_code = EXIT_TERMINATED
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def make_parser(description, epilog=None):
@@ -27,6 +40,7 @@ def make_parser(description, epilog=None):
     parser.add_argument("-D", "--debug", action="store_true",
                         help="debug logging (voluminous), and tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is done, not only problems")
+    parser.add_argument("--version", action="version", version=f"%(prog)s ({SUITE_NAME} {SUITE_VERSION})")
     return parser
 
 
@@ -48,6 +62,8 @@ def run(main, parser, argv=None):
     args = parser.parse_args(argv)
     setup_logging(args.debug, args.verbose)
     prog = parser.prog
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         code = main(args)
         sys.stdout.flush()
@@ -55,9 +71,9 @@ def run(main, parser, argv=None):
         # The reader went away (`... | head -1`): stop quietly, as Unix tools do.
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt as err:
+        code = getattr(err, "exit_code", EXIT_INTERRUPTED)
+        print(f"{prog}: {'terminated (SIGTERM)' if code == EXIT_TERMINATED else 'interrupted'}", file=sys.stderr)
     except SuiteError as err:
         if args.debug:
             logging.exception("failed")

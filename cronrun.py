@@ -19,11 +19,12 @@ the scripts' to turn into one line (2 for configuration).
 import contextlib
 import dataclasses
 import logging
-import socket
+import os
 import threading
 import time
 import uuid
 
+import importHealthSupport
 import mysql_db
 import mysql_db_health
 import readwrite
@@ -41,6 +42,7 @@ class RunSummary(Tally):
     """What a run did: counters the program declares, problems (each logged once, as it
     happens), the time taken, and whether it was interrupted."""
     interrupted: bool = False
+    interrupt_code: int = EXIT_INTERRUPTED      # 130 for Ctrl-C, 143 for SIGTERM
     seconds: float = 0.0
     # Transactions the database ended through no fault of theirs (a conflict with another
     # node or program, a lost connection) and that were run again whole.
@@ -59,7 +61,7 @@ class RunSummary(Tally):
     @property
     def exit_code(self):
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return self.interrupt_code
         if self.credentials_refused:
             return EXIT_CONFIGURATION
         return EXIT_COMPLETE if self.complete else EXIT_INCOMPLETE
@@ -168,7 +170,12 @@ class CronRun:
                 return
             raise ConfigurationError(f"table {mysql_db_health.IMPORT_LOG_TABLE} (the import-health record) does not "
                                      f"exist: create it with report-create-db-tables.py or cal-create-db-tables.py")
-        mysql_db_health.open_run(db, self.run_id, self.program, socket.gethostname(), self.arguments)
+        if db.missing_columns(mysql_db_health.IMPORT_LOG_TABLE, ["pid"]):
+            raise ConfigurationError(f"table {mysql_db_health.IMPORT_LOG_TABLE} was made by an older version (no "
+                                     f"pid column): run report-create-db-tables.py again as the admin to add it")
+        importHealthSupport.settle_earlier_runs(db, self.settings)
+        mysql_db_health.open_run(db, self.run_id, self.program, importHealthSupport.this_host(), os.getpid(),
+                                 self.arguments)
 
     def _close_health_record(self, db, failure):
         if self.run_id is None:
@@ -176,17 +183,25 @@ class CronRun:
         if failure is None:
             code = self.summary.exit_code
         elif isinstance(failure, KeyboardInterrupt):
-            code = EXIT_INTERRUPTED
+            code = getattr(failure, "exit_code", EXIT_INTERRUPTED)       # Ctrl-C 130, SIGTERM 143
         else:
             code = getattr(failure, "exit_code", EXIT_INCOMPLETE)
         problems = list(self.summary.problems)
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
             problems.append(f"{type(failure).__name__}: {failure}")
+        problems = cut_to_bytes("\n".join(problems), mysql_db_health.PROBLEMS_BYTES)
+        counts = self.summary.health_counts()
         try:
-            mysql_db_health.close_run(db, self.run_id, code, self.summary.health_counts(),
-                                      cut_to_bytes("\n".join(problems), mysql_db_health.PROBLEMS_BYTES))
-        except SuiteError as err:   # the work's own outcome stands; say why the record is open
-            log.error("cannot complete this run's row in %s: %s", mysql_db_health.IMPORT_LOG_TABLE, err)
+            mysql_db_health.close_run(db, self.run_id, code, counts, problems)
+        except SuiteError as err:
+            # The database is gone (or read-only): the next run records this run's end.
+            try:
+                importHealthSupport.remember_unrecorded(self.settings, self.run_id, code, counts, problems)
+                log.error("cannot complete this run's row in %s now (%s); the next run records it",
+                          mysql_db_health.IMPORT_LOG_TABLE, err)
+            except (OSError, SuiteError) as note_err:
+                log.error("cannot complete this run's row in %s (%s), nor keep a note of it (%s): a later run "
+                          "records it as died", mysql_db_health.IMPORT_LOG_TABLE, err, note_err)
 
     def before_connecting(self):
         """Settings the run needs, checked before anything is opened."""

@@ -137,9 +137,12 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     problems = []
     templates, tables = {}, {}
     mapping = mappingfile.report_mapping(settings)
-    for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.REPORT_RUNS_TABLE, mysql_db_reporting.PAIR_QUEUE_TABLE):
-        if not db.table_exists(table):
-            problems.append(f"table {table} does not exist (create it with report-create-db-tables.py)")
+    fix = set_up_command(settings, "report-create-db-tables.py")
+    for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.REPORT_RUNS_TABLE,
+                  mysql_db_reporting.PAIR_QUEUE_TABLE):
+        problem = mysql_db.access_problem(db, table, fix=fix)
+        if problem:
+            problems.append(problem)
     for name in report_names:
         try:
             templates[name] = readwrite.read_template(settings, name)
@@ -151,11 +154,11 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
             problems.append(f"report {name!r}: {err}")
             continue
         wanted = list(templates[name]["querySpec"]["fields"]) if name in templates else []
-        try:
-            missing = db.missing_columns(table, wanted + ["publisher_id"])
-        except mysql_db.NoSuchTableError:
-            problems.append(f"report {name!r}: table {table} does not exist")
+        access = mysql_db.access_problem(db, table, fix=fix)
+        if access:
+            problems.append(f"report {name!r}: {access}")
             continue
+        missing = db.missing_columns(table, wanted + ["publisher_id"])
         if missing:
             problems.append(f"report {name!r}: table {table} has no column for {listed(missing)}")
         merging = mysql_db.merging_keys_problem(db, table)
@@ -173,6 +176,13 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     if problems:
         raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
     return publishers, templates, tables
+
+
+def set_up_command(settings, script):
+    """The command an admin runs to create a table and grant the importing user on it."""
+    user = settings.get("PROGSALESMYSQLUSERNAME") or "IMPORTUSER"
+    return f"as the admin run: {script} -u ADMINUSER --grant-to {user} (it creates what is missing and grants on " \
+           f"every table the mapping names)"
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -301,7 +311,8 @@ class ImportRun(CronRun):
         scheduler = RunScheduler(self, jobs, active, listed_at)
         try:
             scheduler.run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:         # Ctrl-C, or SIGTERM (cli.Terminated)
+            self.summary.interrupt_code = getattr(err, "exit_code", self.summary.interrupt_code)
             scheduler.interrupted()
         if self.progress:
             self.progress.finish()

@@ -130,6 +130,17 @@ def report_mapping(settings):
     return _check_table_names(MappingFile(path, "REPORT_TO_DB_TABLE", REPORT_MAPPING_FIELDS))
 
 
+def report_tables(mapping):
+    """{table: privileges the importing user needs beyond SELECT, INSERT, UPDATE} of the
+    tables a report mapping names."""
+    tables = {}
+    for entry in mapping.entries.values():
+        tables.setdefault(entry["db_table"], set())
+        if entry.get("replace"):
+            tables[entry["db_table"]].add("DELETE")
+    return {table: tuple(sorted(extra)) for table, extra in tables.items()}
+
+
 def _check_table_names(mapping):
     """Every entry's db_table must be a plain table name (it is quoted later, but a mistake
     is best named with its line)."""

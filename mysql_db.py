@@ -19,8 +19,8 @@ from dbengine.errors import (DatabaseConnectionError, DatabaseConnectionLostErro
                              MalformedRowError, MissingColumnsError, NoSuchTableError, TransientDatabaseError,
                              ValueDoesNotFitError)
 from dbengine.mysql_engine import MySQLDatabase
-from dbengine.setup import (create_tables, existing_accounts, grant, grant_import_rights, grant_read_rights,
-                            keep_keys_distinct, merging_keys_problem)
+from dbengine.setup import (access_problem, add_missing_columns, create_tables, existing_accounts, grant, grant_import_rights,
+                            grant_read_rights, keep_keys_distinct, merging_keys_problem)
 from dbengine.sqlite_engine import SQLiteDatabase
 
 __all__ = [
@@ -30,5 +30,5 @@ __all__ = [
     "DatabaseDeadlockError", "DatabaseError", "DatabaseLoginError", "DatabasePermissionError", "DatabaseReadOnlyError",
     "InvalidColumnsError", "MalformedRowError", "MissingColumnsError", "NoSuchTableError", "TransientDatabaseError",
     "ValueDoesNotFitError", "MySQLDatabase", "create_tables", "existing_accounts", "grant", "grant_import_rights",
-    "grant_read_rights", "SQLiteDatabase", "keep_keys_distinct", "merging_keys_problem",
+    "grant_read_rights", "SQLiteDatabase", "keep_keys_distinct", "merging_keys_problem", "add_missing_columns", "access_problem",
 ]

@@ -17,6 +17,7 @@ Publishers are then added by hand, for example:
 import sys
 
 import cli
+import mappingfile
 import mysql_db_reporting
 import tableSetupSupport
 import settings as settings_module
@@ -30,8 +31,10 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
+    mapping = mappingfile.report_mapping(settings)
     result = tableSetupSupport.set_up(settings, args.user, cli.admin_password(settings, args.user),
-                                      mysql_db_reporting.REPORTING_TABLES, args.grant_to, args.grafana_user)
+                                      mysql_db_reporting.REPORTING_TABLES, args.grant_to, args.grafana_user,
+                                      mapped=lambda db: mappingfile.report_tables(mapping))
     print("\n".join(result.lines()))
     return cli.EXIT_OK
 

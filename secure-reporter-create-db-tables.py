@@ -7,6 +7,7 @@ Run it as a MySQL user that may create tables (-u; the password is prompted for)
 import sys
 
 import cli
+import mappingfile
 import mysql_db_securereporter
 import settings as settings_module
 import tableSetupSupport
@@ -20,8 +21,10 @@ def build_parser():
 
 def main(args):
     settings = settings_module.load_settings()
+    mapping = mappingfile.secure_reporter_mapping(settings)
     result = tableSetupSupport.set_up(settings, args.user, cli.admin_password(settings, args.user),
-                                      mysql_db_securereporter.SECURE_REPORTER_TABLES, args.grant_to, args.grafana_user)
+                                      mysql_db_securereporter.SECURE_REPORTER_TABLES, args.grant_to, args.grafana_user,
+                                      mapped=lambda db: {e["db_table"]: () for e in mapping.entries.values()})
     print("\n".join(result.lines()))
     return cli.EXIT_OK
 

@@ -100,6 +100,14 @@ class Database:
         """The CREATE TABLE statement this engine runs for the suite's plain `ddl`."""
         return ddl + self.table_options
 
+    def column_ddl(self, definition):
+        """A column's definition (from the suite's plain DDL) as this engine declares it."""
+        return definition
+
+    def forget_columns(self, table):
+        """Read the table's columns afresh next time (after set-up changed them)."""
+        self._columns_cache.pop(table, None)
+
     def quote(self, name):
         """An identifier (a table or column name already checked) quoted for this engine."""
         return self._quote(name)
@@ -227,6 +235,13 @@ class Database:
                 raise DatabaseError(f"loading {table}: column {listed([repr(h)])} named twice in the header")
             seen.add(h.lower())
         return [by_name[h.lower()] for h in header]
+
+    def table_access(self, table, needed=("SELECT", "INSERT", "UPDATE")):
+        """None when this user may do `needed` on `table`; otherwise what stands in the way:
+        ("missing", []) the table does not exist; ("lacks", [privileges]) it exists and
+        this user lacks those; ("unknown", [privileges]) this user has no grant on it at all,
+        so cannot tell whether it exists. An engine without accounts has only "missing"."""
+        return None if self.table_exists(table) else ("missing", [])
 
     def merging_key_columns(self, table):
         """[(column name, reason)] of the table's key columns whose collation makes distinct

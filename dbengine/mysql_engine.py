@@ -73,6 +73,33 @@ class MySQLDatabase(MySQLBulkLoading, Database):
             self._distinct_collation = next((n for n in DISTINCT_KEY_COLLATIONS if n in names), "utf8mb4_bin")
         return self._distinct_collation
 
+    def table_access(self, table, needed=("SELECT", "INSERT", "UPDATE")):
+        granted = self.privileges_on(table)
+        lacking = [p for p in needed if p not in granted]
+        if self.table_exists(table):
+            return ("lacks", lacking) if lacking else None
+        # A user sees only the tables it has a grant on: with none on this one, whether it
+        # exists cannot be told; with the database's privileges, it truly does not.
+        return ("missing", []) if not lacking else ("unknown", lacking)
+
+    def privileges_on(self, table):
+        """The privileges this user holds on `table` (globally, on the database, or on it)."""
+        rows = self._fetch(
+            "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = @ix_grantee "
+            "UNION SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
+            "  WHERE GRANTEE = @ix_grantee AND TABLE_SCHEMA = DATABASE() "
+            "UNION SELECT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES "
+            "  WHERE GRANTEE = @ix_grantee AND TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            (table,)) if self._set_grantee() else []
+        return {row[0].upper() for row in rows}
+
+    def _set_grantee(self):
+        """@ix_grantee: this user as information_schema names grantees ('user'@'host')."""
+        self._call(lambda: self._conn.cmd_query(
+            "SET @ix_grantee = CONCAT(\"'\", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), \"'@'\", "
+            "SUBSTRING_INDEX(CURRENT_USER(), '@', -1), \"'\")"))
+        return True
+
     def keep_keys_distinct(self, table):
         self._columns_cache.pop(table, None)
         self.execute_script([f"ALTER TABLE {self._quote(table)} CONVERT TO CHARACTER SET utf8mb4 "

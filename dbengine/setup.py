@@ -20,6 +20,31 @@ def create_tables(db, ddl_by_name):
     return created
 
 
+_COLUMN_LINE = re.compile(r"^\s+`?([A-Za-z0-9_]+)`?\s+(.+?),?\s*$")
+_NOT_A_COLUMN = ("PRIMARY", "KEY", "UNIQUE", "INDEX", "CONSTRAINT", "FOREIGN")
+
+
+def add_missing_columns(db, ddl_by_name):
+    """Add to the existing tables of `ddl_by_name` the columns their CREATE TABLE has and
+    they lack (a table made by an older version of the suite); returns ["table.column"].
+    Every column the suite adds later is nullable or has a default, so rows already there
+    stay valid."""
+    added = []
+    for table, ddl in ddl_by_name.items():
+        if not db.table_exists(table):
+            continue
+        have = {c.name.lower() for c in db.table_columns(table)}
+        for line in ddl.splitlines()[1:]:
+            match = _COLUMN_LINE.match(line)
+            if not match or match.group(1).upper() in _NOT_A_COLUMN or match.group(1).lower() in have:
+                continue
+            db.execute_script([f"ALTER TABLE {db.quote(table)} ADD COLUMN {db.quote(match.group(1))} "
+                               f"{db.column_ddl(match.group(2))}"])
+            added.append(f"{table}.{match.group(1)}")
+        db.forget_columns(table)
+    return added
+
+
 def keep_keys_distinct(db, tables):
     """Convert those of `tables` whose key compares distinct texts as one (a table made
     by an older version of the suite, utf8mb4_general_ci) to a collation that keeps them
@@ -31,6 +56,24 @@ def keep_keys_distinct(db, tables):
             db.keep_keys_distinct(table)
             converted.append(table)
     return converted
+
+
+def access_problem(db, table, needed=("SELECT", "INSERT", "UPDATE"), fix=None):
+    """A line saying why this user cannot use `table` as `needed` (it does not exist; it
+    exists but lacks a privilege; no grant at all, so whether it exists cannot be seen),
+    ending with `fix`, the command that mends it; None when all is well."""
+    state = db.table_access(table, tuple(needed))
+    if state is None:
+        return None
+    kind, privileges = state
+    if kind == "missing":
+        text = f"table {table} does not exist"
+    elif kind == "lacks":
+        text = f"table {table} exists, but this MySQL user may not {', '.join(privileges)} on it"
+    else:
+        text = (f"this MySQL user has no grant on table {table} (it may exist: a user sees only the tables it "
+                f"has a grant on)")
+    return f"{text}; {fix}" if fix else text
 
 
 def merging_keys_problem(db, table):

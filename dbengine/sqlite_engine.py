@@ -40,6 +40,9 @@ class SQLiteDatabase(Database):
     def table_ddl(self, ddl):
         return _DECIMAL_TYPE.sub(lambda m: f"{m.group(1)} text(", ddl)
 
+    def column_ddl(self, definition):
+        return self.table_ddl(definition)
+
     def _keep_existing_clause(self, table, columns):
         return "ON CONFLICT DO NOTHING"
 

@@ -57,7 +57,7 @@ def test_the_script_records_its_command_line(ix, sim):
     assert row["arguments"] == f"-r 1 -l {ix.publishers[0]} 'Generic Revenue Report'"
 
 
-def test_a_killed_run_stays_visible_as_unfinished(ix, sim, tmp_path):
+def test_a_killed_run_stays_visible_as_unfinished_until_the_next_run_records_it_died(ix, sim, tmp_path):
     sim.configure(run_delay=10 ** 6)
     process = ix.script("-r", "30", *REPORTS, wait=False)
     while sim.stats()["calls"].get("run_create", 0) < 1:
@@ -66,7 +66,29 @@ def test_a_killed_run_stays_visible_as_unfinished(ix, sim, tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     [row] = runs(ix)
-    assert row["finished_at"] is None and row["exit_code"] is None
+    assert row["finished_at"] is None and row["exit_code"] is None and row["pid"] == process.pid
+    sim.configure(run_delay=0)
+    ix.script("-r", "0", "-l", str(ix.publishers[0]), REPORTS[0])
+    died, _ = runs(ix)
+    assert died["run_id"] == row["run_id"] and died["exit_code"] == mysql_db_health.DIED == -1
+    assert died["finished_at"] is not None, "never left 'not finished' (issue 23)"
+    assert f"died: process {process.pid} on {socket.gethostname()} ended without completing this row" \
+        in died["problems"]
+
+
+def test_a_run_whose_database_went_away_is_recorded_by_the_next_run(ix, sim):
+    """The end of a run the database would not take is kept on disk and recorded by the next
+    run with its real exit code, not left open or taken for a death (issue 23)."""
+    import importHealthSupport
+    mysql_db_health.open_run(ix.database.db, "gone-run", "index-exchange-to-db.py", socket.gethostname(),
+                             os.getpid(), "")
+    importHealthSupport.remember_unrecorded(ix.settings, "gone-run", 1, {"files_pending": 3},
+                                            "database unreachable, run stopped")
+    ix.run(reports=REPORTS[:1], publisher_ids=[ix.publishers[0]])
+    [gone] = [r for r in runs(ix) if r["run_id"] == "gone-run"]
+    assert (gone["exit_code"], gone["files_pending"], gone["problems"]) == (1, 3, "database unreachable, run stopped")
+    assert gone["finished_at"] is not None
+    assert not os.listdir(os.path.join(ix.settings.settings_store(), importHealthSupport.UNRECORDED_FOLDER))
 
 
 def test_a_missing_log_table_is_a_configuration_error(ix, sim):
@@ -115,3 +137,16 @@ def test_long_multi_byte_problems_still_finish_the_row(ix):
     assert row["finished_at"] is not None and row["exit_code"] == 1
     assert row["problems"].startswith("problem 0: éé") and row["problems"].endswith("…")
     assert len(row["problems"].encode("utf-8")) <= mysql_db_health.PROBLEMS_BYTES
+
+
+def test_a_log_table_of_an_older_version_is_named_then_upgraded_by_the_set_up(sim, database, tmp_path, http):
+    import tableSetupSupport
+    older = mysql_db_health.HEALTH_TABLES[mysql_db_health.IMPORT_LOG_TABLE].replace("  pid int DEFAULT NULL,\n", "")
+    database.create(older)
+    ix = ImportEnv(sim, database, tmp_path / "home", http)
+    with pytest.raises(ConfigurationError, match="no pid column.*run report-create-db-tables.py again"):
+        ix.run(reports=REPORTS[:1])
+    result = tableSetupSupport.set_up_tables(database.admin, {})
+    assert result.added_columns == ["prog_ix_import_log.pid"] and "added columns" in "\n".join(result.lines())
+    assert ix.run(reports=REPORTS[:1]).complete
+    assert tableSetupSupport.set_up_tables(database.admin, {}).added_columns == [], "run again: nothing to add"

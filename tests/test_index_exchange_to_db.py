@@ -575,6 +575,26 @@ def test_ctrl_c_stops_promptly_prints_the_summary_and_leaves_files_pending(ix, s
     assert os.listdir(tmp_path / "tmp") == [], "its download folder is removed"
 
 
+def test_sigterm_is_handled_as_ctrl_c_and_the_rerun_completes_at_once(ix, sim, tmp_path):
+    """What `timeout` and systemd send: a prompt stop, files pending, leases given back, the
+    health row closed with 143; the next run does not wait for leases (issue 23)."""
+    import mysql_db_health
+    ix.env["PROGSALESREPORTIDSTORE"] = "mysql"
+    process = start_and_wait_for_runs(ix, sim, tmp_path, runs=8)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert "Activity summary" in out and "8 pending" in out and "Traceback" not in err
+    [row] = mysql_db_health.runs(ix.database.admin, "index-exchange-to-db.py")
+    assert row["exit_code"] == 143 and row["finished_at"] is not None
+    assert ix.rows("SELECT COUNT(*) FROM prog_ix_report_ids WHERE lease_holder IS NOT NULL") == [(0,)]
+    sim.configure(run_delay=0)
+    sim.advance_clock(10 ** 6)
+    again = ix.script("-r", "1", *REPORTS)
+    assert again.returncode == 0, again.stderr
+    assert ix.run_statuses() == {"loaded": 16}, "every pair worked at once, none left to a lease"
+
+
 def test_a_killed_runs_download_folder_is_removed_by_the_next_run(ix, sim, tmp_path):
     process = start_and_wait_for_runs(ix, sim, tmp_path, runs=1)
     process.kill()
