@@ -32,6 +32,10 @@ from utility import atomic_file, listed, only_known
 log = logging.getLogger("index-exchange-to-db")
 
 RUNS_LIMIT = 50               # Index Exchange's runs in progress at once, per user
+# A pending file Index Exchange does not list on this many runs, over at least these hours,
+# is gone (it no longer knows it): not asked for again, said once.
+GONE_AFTER_RUNS = 3
+GONE_AFTER_HOURS = 12
 SECONDS_PER_RETRY = 10        # -r N waits up to N x 10 s for a file, as the seed's retries did
 FILE_RETENTION_DAYS = 30
 DOWNLOAD_FOLDER_PREFIX = "ix-reports-"
@@ -86,6 +90,7 @@ class Summary(RunSummary):
     files_failed: int = 0             # of the pending, those whose download or load failed
     files_expired: int = 0            # gone from Index Exchange before they were collected
     files_superseded: int = 0         # left by an earlier run, covered by a newer file loaded already
+    files_gone: int = 0               # left by earlier runs, no longer known to Index Exchange (marked gone now)
     rows_loaded: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
@@ -98,8 +103,8 @@ class Summary(RunSummary):
 
     @property
     def complete(self):
-        return not (self.files_pending or self.pairs_queued or self.files_expired or self.interrupted
-                    or self.pairs_not_begun)
+        return not (self.files_pending or self.pairs_queued or self.files_expired or self.files_gone
+                    or self.interrupted or self.pairs_not_begun)
 
     def lines(self):
         lines = [
@@ -108,7 +113,8 @@ class Summary(RunSummary):
             f"{self.specs_reused} reused, {self.pairs_queued} could not be run (queued for next time)",
             f"  files: {self.files_loaded} loaded ({self.files_from_earlier} left by earlier runs), "
             f"{self.files_pending} pending ({self.files_failed} of them failed), {self.files_expired} expired, "
-            f"{self.files_superseded} superseded by newer files",
+            f"{self.files_superseded} superseded by newer files"
+            + (f", {self.files_gone} gone from Index Exchange" if self.files_gone else ""),
             f"  rows: {self.rows_loaded} loaded ({self.rows_inserted} inserted, {self.rows_updated} updated), "
             f"{self.rows_rejected} rejected",
         ]
@@ -124,7 +130,7 @@ class Summary(RunSummary):
 
     def health_counts(self):
         return {"pairs": self.pairs, "files_loaded": self.files_loaded, "files_pending": self.files_pending,
-                "files_failed": self.files_failed, "files_expired": self.files_expired,
+                "files_failed": self.files_failed, "files_expired": self.files_expired + self.files_gone,
                 "rows_inserted": self.rows_inserted, "rows_updated": self.rows_updated,
                 "rows_rejected": self.rows_rejected}
 
@@ -143,6 +149,10 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
         problem = mysql_db.access_problem(db, table, fix=fix)
         if problem:
             problems.append(problem)
+        elif db.missing_columns(table, mysql_db_reporting.columns_of(table)):
+            problems.append(f"table {table} was made by an older version (it lacks "
+                            f"{listed(db.missing_columns(table, mysql_db_reporting.columns_of(table)))}): "
+                            f"{fix.replace('it creates what is missing', 'it adds what is missing')}")
     for name in report_names:
         try:
             templates[name] = readwrite.read_template(settings, name)
@@ -388,6 +398,26 @@ class ImportRun(CronRun):
         except mysql_db.DatabaseError as err:
             self.summary.add(files_pending=1)
             self.summary.problem(f"{file.where}: not ready, and cannot record it: {err}")
+
+    def not_listed(self, file):
+        """A file of an earlier run that Index Exchange does not list now: pending, or gone
+        once it has not been listed on GONE_AFTER_RUNS runs over GONE_AFTER_HOURS."""
+        try:
+            count, since, gone = mysql_db_reporting.mark_report_run_unlisted(
+                self.connections.get(), file.file_id, GONE_AFTER_RUNS, GONE_AFTER_HOURS)
+        except mysql_db.DatabaseError as err:
+            self.summary.add(files_pending=1)
+            self.summary.problem(f"{file.where}: not listed by Index Exchange, and cannot record it: {err}")
+            return
+        if gone:
+            self.summary.add(files_gone=1)
+            self.summary.problem(f"{file.where}: Index Exchange no longer knows it (not listed on {count} runs since "
+                                 f"{since:%Y-%m-%d %H:%M} UTC); marked gone, not asked for again (pending-files.py "
+                                 f"--retry {file.file_id} puts it back)")
+        else:
+            self.summary.add(files_pending=1)
+            self.summary.problem(f"{file.where}: not listed by Index Exchange (not ready yet, or unknown to it; "
+                                 f"{count} runs so far); looked for again next run")
 
     def fetch_file(self, file):
         """Download one ready file into the scratch folder (file.path); False when it is not

@@ -6,6 +6,7 @@ bookkeeping of files asked for (prog_ix_report_runs) and of pairs to run again
 """
 
 import datetime as dt
+import re
 
 from mysql_db import now_text as _now_text
 
@@ -36,7 +37,9 @@ REPORTING_TABLES = {
   ecpm decimal(24,8) NOT NULL DEFAULT 0,
   PRIMARY KEY (day, publisher_id, site_id))""",
     # The seed's "report runs download queue": every file asked for, from the moment its
-    # run is requested until its rows are in (status pending -> loaded, or expired).
+    # run is requested until its rows are in (status pending -> loaded; or expired,
+    # superseded, gone when Index Exchange no longer knows it, abandoned by a person).
+    # unknown_count/since: runs that found it not listed, since when.
     REPORT_RUNS_TABLE: """CREATE TABLE prog_ix_report_runs (
   file_id bigint NOT NULL,
   report_id bigint NOT NULL,
@@ -53,6 +56,8 @@ REPORTING_TABLES = {
   range_from date DEFAULT NULL,
   range_to date DEFAULT NULL,
   last_error varchar(1000) DEFAULT NULL,
+  unknown_count int NOT NULL DEFAULT 0,
+  unknown_since datetime DEFAULT NULL,
   PRIMARY KEY (file_id))""",
     # The seed's "reports to be run queue": pairs whose spec could not be saved or run.
     PAIR_QUEUE_TABLE: """CREATE TABLE prog_ix_report_queue (
@@ -63,6 +68,12 @@ REPORTING_TABLES = {
   last_error varchar(1000) DEFAULT NULL,
   PRIMARY KEY (publisher_id, report_name))""",
 }
+
+
+def columns_of(table):
+    """The column names the suite's CREATE TABLE gives `table` (to find an older one)."""
+    ddl = REPORTING_TABLES[table]
+    return [m.group(1) for m in re.finditer(r"^  ([a-z_A-Z0-9]+) ", ddl, re.M) if m.group(1) != "PRIMARY"]
 
 
 def publishers(db):
@@ -119,6 +130,72 @@ def mark_report_run_problem(db, file_id, error, status="pending"):
     """Note why a file is still pending (or that it expired)."""
     db.execute(f"UPDATE {REPORT_RUNS_TABLE} SET status = %s, attempts = attempts + 1, last_error = %s "
                f"WHERE file_id = %s AND status = 'pending'", (status, str(error)[:1000], file_id))
+
+
+def mark_report_run_unlisted(db, file_id, gone_after_runs, gone_after_hours):
+    """Note that Index Exchange did not list a pending file: (times so, since when, whether
+    it is now `gone`: not listed on `gone_after_runs` runs over at least `gone_after_hours`).
+    Returns (count, since, gone)."""
+    def work():
+        now = _now_text()
+        db.execute(f"UPDATE {REPORT_RUNS_TABLE} SET unknown_count = unknown_count + 1, attempts = attempts + 1, "
+                   f"unknown_since = COALESCE(unknown_since, %s) WHERE file_id = %s AND status = 'pending'",
+                   (now, file_id))
+        rows = db.fetch_all(f"SELECT unknown_count, unknown_since FROM {REPORT_RUNS_TABLE} WHERE file_id = %s",
+                            (file_id,))
+        count, since = rows[0]
+        if isinstance(since, str):
+            since = dt.datetime.fromisoformat(since)
+        hours = (dt.datetime.fromisoformat(now) - since).total_seconds() / 3600
+        gone = count >= gone_after_runs and hours >= gone_after_hours
+        reason = (f"Index Exchange no longer knows it: not listed on {count} runs since {since:%Y-%m-%d %H:%M} UTC"
+                  if gone else f"not listed by Index Exchange ({count} runs since {since:%Y-%m-%d %H:%M} UTC): "
+                               f"not ready yet, or unknown to it")
+        db.execute(f"UPDATE {REPORT_RUNS_TABLE} SET status = %s, last_error = %s WHERE file_id = %s "
+                   f"AND status = 'pending'", ("gone" if gone else "pending", reason, file_id))
+        return count, since, gone
+    return db.run_transaction(work, what=f"noting file {file_id} not listed")
+
+
+# What a person may do to a file that is not loaded, with pending-files.py.
+SETTLED_STATUSES = ("gone", "expired", "abandoned", "superseded")
+
+
+def abandon_report_runs(db, file_ids, reason):
+    """pending, gone or expired files -> abandoned (with the person's reason); returns the
+    ids changed."""
+    return _change_status(db, file_ids, ("pending", "gone", "expired"), "abandoned", f"abandoned: {reason}")
+
+
+def retry_report_runs(db, file_ids):
+    """abandoned, gone or expired files -> pending again; returns the ids changed."""
+    return _change_status(db, file_ids, ("abandoned", "gone", "expired"), "pending",
+                          "put back to pending by a person", reset_unknown=True)
+
+
+def _change_status(db, file_ids, from_statuses, to_status, reason, reset_unknown=False):
+    changed = []
+    marks = ", ".join(["%s"] * len(from_statuses))
+    reset = ", unknown_count = 0, unknown_since = NULL" if reset_unknown else ""
+
+    def work():
+        changed.clear()
+        for file_id in file_ids:
+            if db.execute(f"UPDATE {REPORT_RUNS_TABLE} SET status = %s, last_error = %s{reset} WHERE file_id = %s "
+                          f"AND status IN ({marks})", (to_status, reason[:1000], int(file_id), *from_statuses)):
+                changed.append(int(file_id))
+        return changed
+    return db.run_transaction(work, what=f"marking files {to_status}")
+
+
+def files_not_loaded(db, statuses=("pending", "gone", "expired", "abandoned")):
+    """[dict] of files in those statuses, oldest first."""
+    keys = ["file_id", "report_id", "publisher_id", "report_name", "db_table", "status", "requested_at", "attempts",
+            "last_error"]
+    marks = ", ".join(["%s"] * len(statuses))
+    rows = db.fetch_all(f"SELECT {', '.join(keys)} FROM {REPORT_RUNS_TABLE} WHERE status IN ({marks}) "
+                        f"ORDER BY requested_at, file_id", tuple(statuses))
+    return [dict(zip(keys, row)) for row in rows]
 
 
 def queue_pair(db, publisher_id, report_name, error):

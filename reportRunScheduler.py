@@ -100,7 +100,7 @@ class ReadinessEstimate:
 class RunScheduler:
     """Carries the pairs of one run of the main program through start, poll, load (see
     the module's docstring). `importer` does each step: start_pair(job, ...) -> [FileJob]
-    or None, fetch_file(file) -> bool, load_file(file), not_ready(file, gone, listing_error),
+    or None, fetch_file(file) -> bool, load_file(file), not_ready(file, gone, listing_error), not_listed(file),
     pair_done(job), database_gone(error) -> bool; and has `session`,
     `options` (workers: the cap, max_wait), `summary` and `stopping`."""
 
@@ -272,7 +272,12 @@ class RunScheduler:
                     # Given up on, its run is still in progress at Index Exchange: the slot
                     # stays taken for the rest of this program's run.
                     self.slots_given_up += 1
-                self.importer.not_ready(file, gone=file.expired, listing_error=self.listing_error)
+                if file.earlier is not None and not file.expired and self.listing_error is None:
+                    # Asked for by an earlier run, still not listed: noted, and gone after
+                    # some runs over some hours, so no run waits for it for ever.
+                    self.importer.not_listed(file)
+                else:
+                    self.importer.not_ready(file, gone=file.expired, listing_error=self.listing_error)
                 self._finished(file)
             else:
                 file.next_check = self.estimate.next_check(file, now)

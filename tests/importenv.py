@@ -49,6 +49,11 @@ class ImportEnv:
                                     stderr=subprocess.PIPE, text=True, **kwargs)
         return subprocess.run(command, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
 
+    def script_named(self, name, *args):
+        """Another script of the suite, as a user runs it with this installation's settings."""
+        return subprocess.run([sys.executable, os.path.join(ROOT, name), *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+
     def rows(self, sql):
         return self.database.rows(sql)
 

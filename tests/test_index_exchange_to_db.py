@@ -101,7 +101,7 @@ def test_missing_template_via_the_script_exits_2(ix, sim):
 
 def test_missing_bookkeeping_table(ix, sim):
     ix.database.admin.execute_script(["DROP TABLE prog_ix_report_runs"])
-    with pytest.raises(ConfigurationError, match="prog_ix_report_runs does not exist .*report-create-db-tables"):
+    with pytest.raises(ConfigurationError, match="prog_ix_report_runs does not exist.*report-create-db-tables"):
         ix.run()
 
 
@@ -713,3 +713,46 @@ def test_runs_given_up_on_keep_their_slots_so_the_cap_holds(ix, sim):
     again = ix.run(workers=2)
     assert again.complete and again.files_from_earlier == 2 and again.files_loaded == 10
     assert ix.run_statuses() == {"loaded": 10}
+
+
+# --- pending files have an end -------------------------------------------------------------
+
+def test_a_file_index_exchange_no_longer_knows_becomes_gone_and_a_person_can_decide(ix, sim):
+    """Not listed on several runs over some hours: gone, said once, not waited for (issue 23);
+    pending-files.py abandons or retries files."""
+    import datetime as dt
+    publisher = ix.publishers[0]
+    long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
+    ix.database.admin.execute(
+        "INSERT INTO prog_ix_report_runs (file_id, report_id, publisher_id, report_name, db_table, status, "
+        "requested_at, attempts) VALUES (4999999, 1965885, %s, %s, 'prog_ix_stats', 'pending', %s, 0)",
+        (publisher, REPORTS[0], long_ago))
+
+    def run():
+        return ix.run(reports=REPORTS[:1], publisher_ids=[publisher], retries=0)
+
+    first = run()
+    assert first.files_pending == 1 and first.files_gone == 0
+    assert any("file 4999999: not listed by Index Exchange (not ready yet, or unknown to it; 1 runs so far)" in p
+               for p in first.problems)
+    ix.database.admin.execute("UPDATE prog_ix_report_runs SET unknown_since = %s WHERE file_id = 4999999",
+                              (long_ago,))
+    run()
+    third = run()
+    assert third.files_gone == 1 and third.files_pending == 0
+    [said] = [p for p in third.problems if "4999999" in p]
+    assert "Index Exchange no longer knows it (not listed on 3 runs since" in said and "--retry 4999999" in said
+    status, error = ix.rows("SELECT status, last_error FROM prog_ix_report_runs WHERE file_id = 4999999")[0]
+    assert status == "gone" and error.startswith("Index Exchange no longer knows it")
+    fourth = run()
+    assert fourth.complete and not any("4999999" in p for p in fourth.problems), "said once"
+    listed = ix.script_named("pending-files.py")
+    assert listed.returncode == 0 and "4999999  gone" in listed.stdout
+    retried = ix.script_named("pending-files.py", "--retry", "4999999")
+    assert retried.returncode == 0 and "file 4999999: back to pending" in retried.stdout
+    abandoned = ix.script_named("pending-files.py", "--abandon", "the run was made by mistake", "4999999", "5")
+    assert abandoned.returncode == 2 and "file 4999999: abandoned" in abandoned.stdout
+    assert "file 5 is not pending, gone or expired" in abandoned.stderr
+    assert ix.rows("SELECT status, last_error FROM prog_ix_report_runs WHERE file_id = 4999999") == \
+        [("abandoned", "abandoned: the run was made by mistake")]
+    assert run().complete, "an abandoned file is not asked for"
