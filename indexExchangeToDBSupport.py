@@ -96,6 +96,7 @@ class Summary(RunSummary):
     rows_updated: int = 0
     rows_rejected: int = 0
     pairs_not_begun: int = 0          # Ctrl-C, the database gone, or every run slot held by runs given up on
+    pairs_waiting_for_saves: int = 0  # of the queued, those whose spec needs a save when the day's are used
     pairs_elsewhere: int = 0          # held, or finished during this run, by another copy (another host)
 
     logger = log
@@ -145,7 +146,7 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     mapping = mappingfile.report_mapping(settings)
     fix = set_up_command(settings, "report-create-db-tables.py")
     for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.REPORT_RUNS_TABLE,
-                  mysql_db_reporting.PAIR_QUEUE_TABLE):
+                  mysql_db_reporting.PAIR_QUEUE_TABLE, mysql_db_reporting.SPEC_SAVES_TABLE):
         problem = mysql_db.access_problem(db, table, fix=fix)
         if problem:
             problems.append(problem)
@@ -288,7 +289,14 @@ class ImportRun(CronRun):
 
     def steps(self, db):
         self.session = reporting_session(self.http, self.settings)
+        self.save_budget = reportmanagementSupport.SaveBudget(
+            self.connections.get, self.settings.integer("INDEXEXCHANGESAVESPERDAY"))
         self._work(self.pending, self.pairs)
+        if self.summary.pairs_waiting_for_saves:
+            until, left = self.save_budget.until()
+            self.summary.problem(
+                f"{self.summary.pairs_waiting_for_saves} pairs wait for a spec save: {self.save_budget.spent_why()}; "
+                f"queued, they run from {until:%Y-%m-%d %H:%M} UTC (in {_hours_minutes(left)})")
 
     def http_pool_size(self):
         return min(self.options.workers, STARTERS) + min(self.options.workers, FETCHERS) + LOADERS + 2
@@ -361,7 +369,13 @@ class ImportRun(CronRun):
         try:
             report_id, file_id, actions = reportmanagementSupport.run_pair(
                 self.session, self.reportids, publisher_id, name, self.templates[name], self.username, active,
-                listed_at)
+                listed_at, budget=self.save_budget)
+        except reportmanagementSupport.SaveBudgetSpent as err:
+            # One line for all of them at the end of the run, not one per pair.
+            mysql_db_reporting.queue_pair(db, publisher_id, name, err)
+            self.summary.add(pairs_queued=1, pairs_waiting_for_saves=1)
+            log.info("publisher %s, report %r: queued, %s", publisher_id, name, err)
+            return None
         except (ApiError, reportid_db.LeaseLostError) as err:
             mysql_db_reporting.queue_pair(db, publisher_id, name, err)
             self.summary.add(pairs_queued=1)
@@ -554,6 +568,11 @@ class ImportRun(CronRun):
         """-n: a copy in the data download store, put in place by an atomic rename."""
         with open(path, "rb") as source, atomic_file(os.path.join(self.keep_dir, f"{file_id}.csv"), 0o644) as kept:
             shutil.copyfileobj(source, kept)
+
+
+def _hours_minutes(delta):
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _time_range(item):

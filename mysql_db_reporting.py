@@ -13,6 +13,7 @@ from mysql_db import now_text as _now_text
 PUBLISHERS_TABLE = "prog_ix_publishers"
 REPORT_RUNS_TABLE = "prog_ix_report_runs"
 PAIR_QUEUE_TABLE = "prog_ix_report_queue"
+SPEC_SAVES_TABLE = "prog_ix_spec_saves"
 STATS_TABLE = "prog_ix_stats"
 
 # Plain SQL that MySQL, MariaDB and SQLite all accept.
@@ -59,6 +60,13 @@ REPORTING_TABLES = {
   unknown_count int NOT NULL DEFAULT 0,
   unknown_since datetime DEFAULT NULL,
   PRIMARY KEY (file_id))""",
+    # Spec saves made per UTC day by every host (Index Exchange allows 2,000 a day):
+    # taken one by one by a conditional UPDATE, so hosts share the day's budget.
+    SPEC_SAVES_TABLE: """CREATE TABLE prog_ix_spec_saves (
+  day date NOT NULL,
+  saves int NOT NULL DEFAULT 0,
+  refused_at datetime DEFAULT NULL,
+  PRIMARY KEY (day))""",
     # The seed's "reports to be run queue": pairs whose spec could not be saved or run.
     PAIR_QUEUE_TABLE: """CREATE TABLE prog_ix_report_queue (
   publisher_id int NOT NULL,
@@ -214,6 +222,31 @@ def queued_pairs(db):
 def mark_pair_done(db, publisher_id, report_name, status="done"):
     db.execute(f"UPDATE {PAIR_QUEUE_TABLE} SET status = %s WHERE publisher_id = %s AND report_name = %s "
                f"AND status = 'queued'", (status, publisher_id, report_name))
+
+
+def take_spec_save(db, day, budget):
+    """Take one of the day's spec saves for this program; False when `budget` are taken
+    (by any host) or Index Exchange refused saves that day."""
+    def work():
+        db.insert_if_missing(SPEC_SAVES_TABLE, ["day", "saves"], (day, 0))
+        return db.execute(f"UPDATE {SPEC_SAVES_TABLE} SET saves = saves + 1 WHERE day = %s AND saves < %s "
+                          f"AND refused_at IS NULL", (day, int(budget))) == 1
+    return db.run_transaction(work, what="taking a spec save")
+
+
+def refuse_spec_saves(db, day):
+    """Index Exchange refused a save for the day (its own count is spent): no more today."""
+    def work():
+        db.insert_if_missing(SPEC_SAVES_TABLE, ["day", "saves"], (day, 0))
+        db.execute(f"UPDATE {SPEC_SAVES_TABLE} SET refused_at = %s WHERE day = %s AND refused_at IS NULL",
+                   (_now_text(), day))
+    db.run_transaction(work, what="noting the day's saves used")
+
+
+def spec_saves(db, day):
+    """(saves taken, refused by Index Exchange) of a day."""
+    rows = db.fetch_all(f"SELECT saves, refused_at FROM {SPEC_SAVES_TABLE} WHERE day = %s", (day,))
+    return (int(rows[0][0]), rows[0][1] is not None) if rows else (0, False)
 
 
 def stats_by_publisher(db):

@@ -10,9 +10,10 @@ import re
 import time
 import unicodedata
 
+import mysql_db_reporting
 import reportdownloadAPI
 import reportmanagementAPI
-from errors import ConfigurationError, NotFoundError, PermissionDeniedError
+from errors import ConfigurationError, NotFoundError, PermissionDeniedError, RateLimitedError, SuiteError
 
 TITLE_MIDDLE = "taken from Prog API Temporary AutoUploaded report by"
 MAX_TITLE = 255
@@ -58,8 +59,61 @@ def fingerprint(spec):
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+class SaveBudgetSpent(SuiteError):
+    """The day's spec saves are used (by the suite's count over every host, or Index
+    Exchange refused one): the pair waits for the next UTC day."""
+
+
+class SaveBudget:
+    """The spec saves of a UTC day, shared by every host through the database (Index
+    Exchange allows `per_day`, 2,000 by default); `reserve` of them are kept back (a
+    backfill leaves them to the cron runs). `db()` gives this thread's connection."""
+
+    def __init__(self, db, per_day, reserve=0, clock=None):
+        self.db, self.per_day, self.reserve = db, int(per_day), int(reserve)
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.refused = False              # Index Exchange refused a save today
+
+    def spent_why(self):
+        """Why no save is left today, for the one line that says so."""
+        if self.refused or mysql_db_reporting.spec_saves(self.db(), self.day())[1]:
+            return "Index Exchange refused a spec save today (its daily limit)"
+        return (f"today's {self.per_day - self.reserve:,} spec saves are used (counted over every host; "
+                f"INDEXEXCHANGESAVESPERDAY is {self.per_day:,})")
+
+    def day(self):
+        return self.clock().date().isoformat()
+
+    def until(self):
+        """The moment the next day's saves are there, and how long until then."""
+        now = self.clock()
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        return midnight, midnight - now
+
+    def take(self):
+        if not mysql_db_reporting.take_spec_save(self.db(), self.day(), max(0, self.per_day - self.reserve)):
+            raise SaveBudgetSpent(f"today's spec saves are used ({self.per_day - self.reserve} allowed)")
+
+    def refused_by_index_exchange(self, err):
+        self.refused = True
+        mysql_db_reporting.refuse_spec_saves(self.db(), self.day())
+        return SaveBudgetSpent(f"Index Exchange refused a spec save for today: {err}")
+
+
+def _save(budget, call):
+    """A spec save (create or update), one of the day's budget; SaveBudgetSpent when none is left."""
+    if budget is not None:
+        budget.take()
+    try:
+        return call()
+    except RateLimitedError as err:
+        if budget is None:
+            raise
+        raise budget.refused_by_index_exchange(err) from None
+
+
 def ensure_spec(session, reportid_db, publisher_id, report_name, template, username, active,
-                listed_at, force_new=False, now=None):
+                listed_at, force_new=False, now=None, budget=None):
     """The reportID serving this pair, saved only when needed: (reportID, action), action
     being "reused" (no save), "updated" or "created".
 
@@ -82,13 +136,14 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
                 return report_id, "reused"
             title = standard_title(report_name, username, now(), updated=True)
             try:
-                reportmanagementAPI.update_spec(session, report_id, dict(content, reportTitle=title))
+                _save(budget, lambda: reportmanagementAPI.update_spec(session, report_id,
+                                                                      dict(content, reportTitle=title)))
                 reportid_db.put(_record(publisher_id, report_name, report_id, wanted, title))
                 return report_id, "updated"
             except NotFoundError:
                 pass   # deactivated since it was listed: make a new one
         title = standard_title(report_name, username, now())
-        report_id = reportmanagementAPI.create_spec(session, dict(content, reportTitle=title))
+        report_id = _save(budget, lambda: reportmanagementAPI.create_spec(session, dict(content, reportTitle=title)))
         reportid_db.put(_record(publisher_id, report_name, report_id, wanted, title))
         return report_id, "created"
 
@@ -118,18 +173,18 @@ def active_specs(session):
     return active, listed_at
 
 
-def run_pair(session, reportid_db, publisher_id, report_name, template, username, active, listed_at):
+def run_pair(session, reportid_db, publisher_id, report_name, template, username, active, listed_at, budget=None):
     """Make sure the pair's spec is saved (only when needed) and run it now: (reportID,
     fileID of the run, [actions]) with actions among "reused", "updated", "created". A
     spec deactivated on Index Exchange since the list was taken (its run answers 404) is
     replaced by a new one, which is run instead."""
     report_id, action = ensure_spec(session, reportid_db, publisher_id, report_name, template, username,
-                                    active, listed_at)
+                                    active, listed_at, budget=budget)
     try:
         return report_id, reportdownloadAPI.run_report(session, report_id), [action]
     except NotFoundError:
         replacement, created = ensure_spec(session, reportid_db, publisher_id, report_name, template, username,
-                                           active, listed_at, force_new=True)
+                                           active, listed_at, force_new=True, budget=budget)
         return replacement, reportdownloadAPI.run_report(session, replacement), [action, created]
 
 

@@ -67,6 +67,7 @@ SETTINGS = [
     Setting("PROGSALESREPORTIDSTORE", "shelve", False, choices=("shelve", "mysql")),
     Setting("PROGSALESREPORTIDLEASE", "300", False, minimum=2),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False),
+    Setting("INDEXEXCHANGESAVESPERDAY", "2000", False, minimum=0),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 

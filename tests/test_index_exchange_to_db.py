@@ -756,3 +756,36 @@ def test_a_file_index_exchange_no_longer_knows_becomes_gone_and_a_person_can_dec
     assert ix.rows("SELECT status, last_error FROM prog_ix_report_runs WHERE file_id = 4999999") == \
         [("abandoned", "abandoned: the run was made by mistake")]
     assert run().complete, "an abandoned file is not asked for"
+
+
+
+# --- the day's spec saves -------------------------------------------------------------------
+
+def test_the_days_spec_saves_are_a_budget_and_the_next_day_continues(ix, sim):
+    """Spent saves are not tried (each would be refused): the pairs wait, one line says how
+    many and until when, reused specs still run, and the next day goes on (issue 23)."""
+    ix.env["INDEXEXCHANGESAVESPERDAY"] = "3"
+    import settings as settings_module
+    ix.settings = settings_module.load_settings(environ=ix.env)
+    first = ix.run(reports=REPORTS[:1])
+    assert (first.specs_created, first.pairs_queued, first.pairs_waiting_for_saves) == (3, 1, 1)
+    [said] = [p for p in first.problems if "wait for a spec save" in p]
+    assert said.startswith("1 pairs wait for a spec save: today's 3 spec saves are used") and "UTC (in " in said
+    assert sim.stats()["saves"] == 3
+    again = ix.run(reports=REPORTS[:1])
+    assert (again.specs_reused, again.pairs_waiting_for_saves, sim.stats()["saves"]) == (3, 1, 3), \
+        "reused specs run; no save tried"
+    ix.database.admin.execute("UPDATE prog_ix_spec_saves SET day = '2000-01-01'")      # the next UTC day
+    next_day = ix.run(reports=REPORTS[:1])
+    assert next_day.complete and next_day.specs_created == 1 and sim.stats()["saves"] == 4
+
+
+def test_index_exchanges_refusal_of_a_save_ends_the_days_saves(ix, sim):
+    sim.configure(max_saves_per_day=2)
+    first = ix.run(reports=REPORTS[:1], workers=1)         # one pair after the other: a count to assert
+    assert (first.specs_created, first.pairs_waiting_for_saves) == (2, 2)
+    assert sim.stats()["calls"]["spec_create"] == 3, "one refused, then no more tried"
+    assert any(p.startswith("2 pairs wait for a spec save: Index Exchange refused a spec save today")
+               for p in first.problems)
+    saves, refused = ix.rows("SELECT saves, refused_at IS NOT NULL FROM prog_ix_spec_saves")[0]
+    assert refused == 1
