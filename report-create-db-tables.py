@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Create the reporting half's tables that do not exist yet: prog_ix_publishers (as the
 seed defines it), a starter prog_ix_stats for the Generic Revenue Report templates, the
-suite's bookkeeping tables prog_ix_report_runs and prog_ix_report_queue, the reportID
+suite's bookkeeping tables prog_ix_report_runs, prog_ix_report_queue and
+prog_ix_spec_saves (the day's spec saves, shared by every host), the reportID
 database for several hosts prog_ix_report_ids, and the import-health record
 prog_ix_import_log. Run again, it creates what is missing and converts a table whose key
 would take distinct texts for one.
