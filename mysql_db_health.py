@@ -80,3 +80,33 @@ def runs(db, program=None):
     rows = db.fetch_all(f"SELECT {', '.join(keys)} FROM {IMPORT_LOG_TABLE}{where} ORDER BY started_at",
                         (program,) if program else ())
     return [dict(zip(keys, row)) for row in rows]
+
+
+def runs_since(db, since, program=None):
+    """[dict] of the runs that started at or after `since` (text, UTC), of one program or
+    all, oldest first."""
+    keys = ["run_id", "program", "host", "pid", "arguments", "started_at", "finished_at", "exit_code",
+            *COUNT_COLUMNS, "problems"]
+    where, params = "WHERE started_at >= %s", [since]
+    if program:
+        where += " AND program = %s"
+        params.append(program)
+    rows = db.fetch_all(f"SELECT {', '.join(keys)} FROM {IMPORT_LOG_TABLE} {where} ORDER BY started_at", params)
+    return [dict(zip(keys, row)) for row in rows]
+
+
+def open_runs_before(db, since):
+    """[dict] of runs still open that started before `since` (they show in no window)."""
+    keys = ["run_id", "program", "host", "pid", "arguments", "started_at", "finished_at", "exit_code",
+            *COUNT_COLUMNS, "problems"]
+    rows = db.fetch_all(f"SELECT {', '.join(keys)} FROM {IMPORT_LOG_TABLE} WHERE finished_at IS NULL "
+                        f"AND started_at < %s ORDER BY started_at", (since,))
+    return [dict(zip(keys, row)) for row in rows]
+
+
+def last_runs(db):
+    """{program: (started_at of its last run, started_at of its last successful run or None)}
+    of every program ever recorded."""
+    rows = db.fetch_all(f"SELECT program, MAX(started_at), MAX(CASE WHEN exit_code = 0 THEN started_at END) "
+                        f"FROM {IMPORT_LOG_TABLE} GROUP BY program")
+    return {program: (last, success) for program, last, success in rows}

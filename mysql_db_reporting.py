@@ -413,3 +413,20 @@ def replace_all(db, records, host):
             db.load_rows(REPORT_IDS_TABLE, ["publisher_id", "report_name", "reportID", "fingerprint", "title",
                                             "saved_at", "saved_by_host"], rows)
     db.run_transaction(work, what=f"replacing {REPORT_IDS_TABLE}")
+
+
+def queued_pair_rows(db):
+    """[dict] of the pairs waiting in the queue, oldest first."""
+    keys = ["publisher_id", "report_name", "queued_at", "last_error"]
+    rows = db.fetch_all(f"SELECT {', '.join(keys)} FROM {PAIR_QUEUE_TABLE} WHERE status = 'queued' "
+                        f"ORDER BY queued_at, publisher_id")
+    return [dict(zip(keys, row)) for row in rows]
+
+
+def leases_held(db):
+    """[dict] of the pairs whose lease a host holds now (the MySQL reportID store)."""
+    rows = db.fetch_all(f"SELECT publisher_id, report_name, lease_holder, lease_until - {_now(db)} "
+                        f"FROM {REPORT_IDS_TABLE} WHERE lease_holder IS NOT NULL AND lease_until >= {_now(db)} "
+                        f"ORDER BY publisher_id, report_name")
+    return [{"publisher_id": int(p), "report_name": name, "host": holder.split(":")[0],
+             "seconds_left": round(float(left))} for p, name, holder, left in rows]
