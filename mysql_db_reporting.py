@@ -60,13 +60,6 @@ REPORTING_TABLES = {
   unknown_count int NOT NULL DEFAULT 0,
   unknown_since datetime DEFAULT NULL,
   PRIMARY KEY (file_id))""",
-    # Spec saves made per UTC day by every host (Index Exchange allows 2,000 a day):
-    # taken one by one by a conditional UPDATE, so hosts share the day's budget.
-    SPEC_SAVES_TABLE: """CREATE TABLE prog_ix_spec_saves (
-  day date NOT NULL,
-  saves int NOT NULL DEFAULT 0,
-  refused_at datetime DEFAULT NULL,
-  PRIMARY KEY (day))""",
     # The seed's "reports to be run queue": pairs whose spec could not be saved or run.
     PAIR_QUEUE_TABLE: """CREATE TABLE prog_ix_report_queue (
   publisher_id int NOT NULL,
@@ -75,6 +68,13 @@ REPORTING_TABLES = {
   queued_at datetime NOT NULL,
   last_error varchar(1000) DEFAULT NULL,
   PRIMARY KEY (publisher_id, report_name))""",
+    # Spec saves made per UTC day by every host (Index Exchange allows 2,000 a day):
+    # taken one by one by a conditional UPDATE, so hosts share the day's budget.
+    SPEC_SAVES_TABLE: """CREATE TABLE prog_ix_spec_saves (
+  day date NOT NULL,
+  saves int NOT NULL DEFAULT 0,
+  refused_at datetime DEFAULT NULL,
+  PRIMARY KEY (day))""",
 }
 
 

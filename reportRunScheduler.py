@@ -313,6 +313,8 @@ class RunScheduler:
         if kind == "start":
             if error is not None:
                 self._failed(f"publisher {item.pair[0]}, report {item.pair[1]!r}", error, files=0)
+                if self.importer.database_unreachable:
+                    self.importer.summary.add(pairs_not_begun=1)    # nothing of it reached Index Exchange
             self._started(item, None if error else future.result())
         elif kind == "fetch":
             if error is not None:
