@@ -25,6 +25,7 @@ import time
 import uuid
 
 import importHealthSupport
+import monitoringSupport
 import mysql_db
 import mysql_db_health
 import readwrite
@@ -110,6 +111,17 @@ class CronRun:
         started = time.monotonic()
         self.options = self.options.validated()
         self.before_connecting()
+        monitoring = monitoringSupport.Monitoring(self.settings, self.program)
+        monitoring.started_run()
+        try:
+            return self._run(started, monitoring)
+        except BaseException as err:
+            if not monitoring.ended:        # failed before its end was told (no database, say)
+                code, problems = self._outcome(err)
+                monitoring.ended_run(code, problems, self.summary.health_counts())
+            raise
+
+    def _run(self, started, monitoring):
         own_http = self.http is None
         with readwrite.run_folder(self.folder_prefix) as self.folder:
             self.connections = mysql_db.ConnectionPerThread(
@@ -134,7 +146,9 @@ class CronRun:
                     failure = failure or err
                 self.summary.seconds = time.monotonic() - started
                 self.summary.transactions_retried = self.connections.transactions_retried()
-                self._close_health_record(db, failure)
+                code, problems = self._outcome(failure)
+                self._close_health_record(db, code, problems)
+                monitoring.ended_run(code, problems, self.summary.health_counts())
                 if failure is not None:
                     raise failure
             finally:
@@ -177,9 +191,8 @@ class CronRun:
         mysql_db_health.open_run(db, self.run_id, self.program, importHealthSupport.this_host(), os.getpid(),
                                  self.arguments)
 
-    def _close_health_record(self, db, failure):
-        if self.run_id is None:
-            return
+    def _outcome(self, failure):
+        """(exit code, problem lines) of the run, as the process ends it."""
         if failure is None:
             code = self.summary.exit_code
         elif isinstance(failure, KeyboardInterrupt):
@@ -189,7 +202,12 @@ class CronRun:
         problems = list(self.summary.problems)
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
             problems.append(f"{type(failure).__name__}: {failure}")
-        problems = cut_to_bytes("\n".join(problems), mysql_db_health.PROBLEMS_BYTES)
+        return code, problems
+
+    def _close_health_record(self, db, code, problem_lines):
+        if self.run_id is None:
+            return
+        problems = cut_to_bytes("\n".join(problem_lines), mysql_db_health.PROBLEMS_BYTES)
         counts = self.summary.health_counts()
         try:
             mysql_db_health.close_run(db, self.run_id, code, counts, problems)

@@ -68,6 +68,8 @@ SETTINGS = [
     Setting("PROGSALESREPORTIDLEASE", "300", False, minimum=2),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False),
     Setting("INDEXEXCHANGESAVESPERDAY", "2000", False, minimum=0),
+    Setting("PROGSALESPINGURL", "", False),
+    Setting("PROGSALESTEXTFILEDIR", "", False),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 
