@@ -157,3 +157,76 @@ def _build(spec):
 def rendered(spec):
     """The JSON text written to grafana/dashboards/ (stable: sorted keys)."""
     return json.dumps(build(spec), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --- alert rules --------------------------------------------------------------------------
+
+ALERT_FOLDER = "Index Exchange import"
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertSpec:
+    uid: str
+    title: str
+    sql: str
+    summary: str
+    range_seconds: int = 3600       # the query's relative time range (what $__timeFrom() means)
+    threshold: float = 0            # alert when the value is above this
+    for_: str = "0s"
+
+
+ALERTS = (
+    AlertSpec("ix-no-success", "Index Exchange import: no successful run", sql.ALERTS["no_success"],
+              "{{ $labels.program }} has had no successful run for {{ $values.B }} hours longer than its cron "
+              "schedule allows: look at ix-status.py or the import-health dashboard."),
+    AlertSpec("ix-files-pending", "Index Exchange import: report files pending over a day", sql.ALERTS["files_pending"],
+              "{{ $values.B }} report files have been pending for more than 24 hours (pending-files.py lists them)."),
+    AlertSpec("ix-cal-hours-missing", "Index Exchange import: CAL hours missing", sql.ALERTS["cal_hours_missing"],
+              "Publisher {{ $labels.publisher_id }} lacks {{ $values.B }} hours of CAL impression files in the last "
+              "day (older than CAL's 5 h delay).", range_seconds=86400, for_="1h"),
+)
+
+
+def alert_rules():
+    """The provisioning file for Grafana's alerting (grafana/provisioning/alerting/), as a
+    dict: each rule queries prog_stats (A), reduces each row to its last value (B) and
+    fires when it is above the rule's threshold (C)."""
+    rules = []
+    for alert in ALERTS:
+        rules.append({
+            "uid": alert.uid, "title": alert.title, "condition": "C", "for": alert.for_,
+            "noDataState": "OK", "execErrState": "Error",
+            "annotations": {"summary": alert.summary},
+            "labels": {"service": "index-exchange-import"},
+            "data": [
+                {"refId": "A", "datasourceUid": DATASOURCE_UID,
+                 "relativeTimeRange": {"from": alert.range_seconds, "to": 0},
+                 "model": {"refId": "A", "datasource": DATASOURCE, "rawQuery": True, "editorMode": "code",
+                           "format": "table", "rawSql": alert.sql}},
+                {"refId": "B", "datasourceUid": "__expr__", "relativeTimeRange": {"from": 0, "to": 0},
+                 "model": {"refId": "B", "datasource": {"type": "__expr__", "uid": "__expr__"}, "type": "reduce",
+                           "expression": "A", "reducer": "last", "settings": {"mode": "dropNN"}}},
+                {"refId": "C", "datasourceUid": "__expr__", "relativeTimeRange": {"from": 0, "to": 0},
+                 "model": {"refId": "C", "datasource": {"type": "__expr__", "uid": "__expr__"}, "type": "threshold",
+                           "expression": "B",
+                           "conditions": [{"evaluator": {"type": "gt", "params": [alert.threshold]}}]}},
+            ]})
+    return {"apiVersion": 1, "groups": [{"orgId": 1, "name": "index-exchange-import", "folder": ALERT_FOLDER,
+                                         "interval": "5m", "rules": rules}]}
+
+
+def rendered_alerts():
+    """The YAML text written to grafana/provisioning/alerting/ (stable; SQL as blocks a
+    person can read)."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data):
+            return True
+
+    def text(dumper, value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+    return ("# Written by grafana-build-dashboards.py from dashboards.py and mysql_db_grafana.py: edit those.\n"
+            + yaml.dump(alert_rules(), Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110))

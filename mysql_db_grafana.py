@@ -148,3 +148,27 @@ GRAFANA_TABLES = ("prog_sr_direct_revenue", "prog_ix_publishers", "prog_ix_stats
                   "prog_ix_import_log", "prog_ix_impression_log", "prog_ix_bid_log", "prog_ix_cal_download_log",
                   "prog_ix_dsp_mapping", "prog_ix_deal_mapping", "prog_ix_site_mapping", "prog_ix_buyer_mapping",
                   "prog_ix_partner_mapping", "prog_ix_campaign_mapping", "prog_ix_creatives", "prog_ix_exchange_rates")
+
+
+# --- alert rules (grafana/provisioning/alerting/), each value one row per thing alerted on -
+
+# Hours a program may go without a successful run before a person is told: its cron
+# schedule's longest gap, plus margin (the README's crontab: CAL hourly; the main program
+# on Tuesdays, Thursdays and Fridays, so Friday 20:00 to Tuesday 08:00 is 84 h;
+# CxReports weekly). Edit to fit your crontab.
+SUCCESS_WITHIN_HOURS = {"cal-downloads.py": 3, "index-exchange-to-db.py": 90, "secure-reporter-to-db.py": 26,
+                        "cxreports-send.py": 170}
+_WITHIN = "CASE program " + " ".join(f"WHEN '{p}' THEN {h}" for p, h in SUCCESS_WITHIN_HOURS.items()) + " ELSE 26 END"
+
+ALERTS = {
+    # Hours past its allowance since each program's last successful run (> 0: alert).
+    "no_success": f"""SELECT program,
+  TIMESTAMPDIFF(MINUTE, COALESCE(MAX(CASE WHEN exit_code = 0 THEN started_at END), MIN(started_at)),
+    UTC_TIMESTAMP()) / 60 - {_WITHIN} AS hours_overdue
+FROM prog_ix_import_log GROUP BY program""",
+    # Report files pending for more than a day (> 0: alert).
+    "files_pending": """SELECT COUNT(*) AS files_pending_over_24h FROM prog_ix_report_runs
+WHERE status = 'pending' AND requested_at < UTC_TIMESTAMP() - INTERVAL 24 HOUR""",
+    # Hours without a CAL impression file, per publisher, over the rule's range (> 0: alert).
+    "cal_hours_missing": HEALTH["cal_hours_missing"],
+}

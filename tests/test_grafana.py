@@ -5,6 +5,7 @@ a read-only user over data the suite itself loaded from the simulator, returns w
 format needs, and (one panel per dashboard at least) the numbers computed independently."""
 
 import collections
+import datetime as dt
 import decimal
 import json
 import os
@@ -222,3 +223,47 @@ def test_cal_hours_missing_counts_gaps_not_the_time_before_the_first_file(loaded
     # Ending the range at 15:00, 08:00 and 09:00 are due too, and missing for everyone.
     columns, rows = loaded["reader"].fetch_named(grafanamacros.expand(panel.sql, TIME_FROM, TIME_TO + 7 * 3600))
     assert {row[0]: row[1] for row in rows} == {p: 2 for p in loaded["publishers"]}
+
+
+# --- alert rules ------------------------------------------------------------------------------
+
+def test_the_alert_rules_file_is_what_the_sources_build():
+    path = os.path.join(ROOT, "grafana", "provisioning", "alerting", "index-exchange.yaml")
+    assert open(path, encoding="utf-8").read() == dashboards.rendered_alerts(), \
+        f"{path} is out of date: run grafana-build-dashboards.py"
+    rules = yaml.safe_load(open(path))["groups"][0]["rules"]
+    assert {r["uid"] for r in rules} == {"ix-no-success", "ix-files-pending", "ix-cal-hours-missing"}
+    for rule in rules:
+        query, reduce, threshold = rule["data"]
+        assert query["datasourceUid"] == dashboards.DATASOURCE_UID and query["model"]["format"] == "table"
+        assert (reduce["model"]["type"], threshold["model"]["type"], rule["condition"]) == ("reduce", "threshold", "C")
+
+
+@pytest.mark.parametrize("alert", dashboards.ALERTS, ids=[a.uid for a in dashboards.ALERTS])
+def test_each_alert_rules_sql_runs_for_grafanas_reader(loaded, alert):
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    columns, rows = loaded["reader"].fetch_named(grafanamacros.expand(alert.sql, now - alert.range_seconds, now))
+    assert columns and all(isinstance(row[-1], (int, float, decimal.Decimal)) or row[-1] is None for row in rows)
+
+
+def test_the_alert_rules_fire_exactly_on_what_needs_a_person(mariadb_database):
+    import mysql_db_health
+    import mysql_db_reporting
+    admin = mariadb_database.admin
+    mysql_db.create_tables(admin, mysql_db_health.HEALTH_TABLES)
+    mysql_db.create_tables(admin, mysql_db_reporting.REPORTING_TABLES)
+
+    def ago(hours):
+        return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S")
+
+    for run_id, program, hours, code in (("a", "cal-downloads.py", 1, 0), ("b", "index-exchange-to-db.py", 100, 0),
+                                         ("c", "index-exchange-to-db.py", 2, 1)):
+        admin.execute("INSERT INTO prog_ix_import_log (run_id, program, host, started_at, finished_at, exit_code) "
+                      "VALUES (%s, %s, 'h', %s, %s, %s)", (run_id, program, ago(hours), ago(hours), code))
+    for file_id, hours in ((1, 30), (2, 2)):
+        admin.execute("INSERT INTO prog_ix_report_runs (file_id, report_id, publisher_id, report_name, db_table, "
+                      "status, requested_at) VALUES (%s, 1, 1, 'r', 't', 'pending', %s)", (file_id, ago(hours)))
+    overdue = dict(admin.fetch_all(dashboards.ALERTS[0].sql))
+    assert float(overdue["cal-downloads.py"]) < 0, "a success an hour ago: within its 3 h"
+    assert 9 < float(overdue["index-exchange-to-db.py"]) < 11, "100 h since its last success, 90 allowed"
+    assert admin.fetch_all(dashboards.ALERTS[1].sql) == [(1,)], "one file pending over a day"
