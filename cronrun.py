@@ -184,9 +184,11 @@ class CronRun:
                 return
             raise ConfigurationError(f"table {mysql_db_health.IMPORT_LOG_TABLE} (the import-health record) does not "
                                      f"exist: create it with report-create-db-tables.py or cal-create-db-tables.py")
-        if db.missing_columns(mysql_db_health.IMPORT_LOG_TABLE, ["pid"]):
+        lacking = db.missing_columns(mysql_db_health.IMPORT_LOG_TABLE, ["pid", "rows_removed"])
+        if lacking:
             raise ConfigurationError(f"table {mysql_db_health.IMPORT_LOG_TABLE} was made by an older version (no "
-                                     f"pid column): run report-create-db-tables.py again as the admin to add it")
+                                     f"{', '.join(lacking)} column): run report-create-db-tables.py again as the "
+                                     f"admin to add it")
         importHealthSupport.settle_earlier_runs(db, self.settings)
         mysql_db_health.open_run(db, self.run_id, self.program, importHealthSupport.this_host(), os.getpid(),
                                  self.arguments)

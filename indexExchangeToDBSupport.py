@@ -26,7 +26,7 @@ import reportmanagementSupport
 from authenticationSupport import reporting_session
 from cronrun import CronRun, RunSummary, in_shard
 from reportRunScheduler import FETCHERS, LOADERS, STARTERS, FileJob, PairJob, RunScheduler
-from errors import AlreadyLoadedError, ApiError, ConfigurationError, SuiteError
+from errors import AlreadyLoadedError, ApiError, ConfigurationError, ReportFileError, SuiteError
 from utility import atomic_file, listed, only_known
 
 log = logging.getLogger("index-exchange-to-db")
@@ -95,6 +95,7 @@ class Summary(RunSummary):
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_rejected: int = 0
+    rows_removed: int = 0             # deleted first from windows that files replaced
     pairs_not_begun: int = 0          # Ctrl-C, the database gone, or every run slot held by runs given up on
     pairs_waiting_for_saves: int = 0  # of the queued, those whose spec needs a save when the day's are used
     pairs_elsewhere: int = 0          # held, or finished during this run, by another copy (another host)
@@ -117,7 +118,8 @@ class Summary(RunSummary):
             f"{self.files_superseded} superseded by newer files"
             + (f", {self.files_gone} gone from Index Exchange" if self.files_gone else ""),
             f"  rows: {self.rows_loaded} loaded ({self.rows_inserted} inserted, {self.rows_updated} updated), "
-            f"{self.rows_rejected} rejected",
+            f"{self.rows_rejected} rejected"
+            + (f"; {self.rows_removed} removed from replaced windows" if self.rows_removed else ""),
         ]
         if self.pairs_elsewhere:
             lines.append(f"  pairs left to other copies: {self.pairs_elsewhere} (working them, or finished them "
@@ -133,7 +135,7 @@ class Summary(RunSummary):
         return {"pairs": self.pairs, "files_loaded": self.files_loaded, "files_pending": self.files_pending,
                 "files_failed": self.files_failed, "files_expired": self.files_expired + self.files_gone,
                 "rows_inserted": self.rows_inserted, "rows_updated": self.rows_updated,
-                "rows_rejected": self.rows_rejected}
+                "rows_rejected": self.rows_rejected, "rows_removed": self.rows_removed}
 
 
 # --- checks before any call ---------------------------------------------------------------
@@ -160,15 +162,20 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
         except ConfigurationError as err:
             problems.append(f"report {name!r}: {err}")
         try:
-            table = tables[name] = mapping.entry(name)["db_table"]
+            entry = mapping.entry(name)
         except ConfigurationError as err:
             problems.append(f"report {name!r}: {err}")
             continue
+        table = tables[name] = entry["db_table"]
         wanted = list(templates[name]["querySpec"]["fields"]) if name in templates else []
-        access = mysql_db.access_problem(db, table, fix=fix)
+        # A report whose files replace their window deletes rows: DELETE is needed too.
+        needed = ("SELECT", "INSERT", "UPDATE", "DELETE") if entry.get("replace") else ("SELECT", "INSERT", "UPDATE")
+        access = mysql_db.access_problem(db, table, needed=needed, fix=fix)
         if access:
             problems.append(f"report {name!r}: {access}")
             continue
+        if entry.get("replace"):
+            problems += [f"report {name!r}: {p}" for p in replace_problems(db, table, entry["replace"], wanted)]
         missing = db.missing_columns(table, wanted + ["publisher_id"])
         if missing:
             problems.append(f"report {name!r}: table {table} has no column for {listed(missing)}")
@@ -187,6 +194,21 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     if problems:
         raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
     return publishers, templates, tables
+
+
+def replace_problems(db, table, column, fields):
+    """Why a mapping entry's `"replace": column` cannot work, as lines ([] when it can)."""
+    columns = {c.name.lower(): c for c in db.table_columns(table)}
+    found = columns.get(column.lower())
+    if found is None:
+        return [f"\"replace\": {column!r}: table {table} has no such column"]
+    problems = []
+    if found.data_type not in mysql_db.TYPE_FAMILIES[mysql_db.TIME]:
+        problems.append(f"\"replace\": {column!r} is {found.data_type} in {table}, not a date or time")
+    if fields and column.lower() not in {f.lower() for f in fields}:
+        problems.append(f"\"replace\": {column!r} is not a field of the template, so its files carry no such "
+                        f"date")
+    return problems
 
 
 def set_up_command(settings, script):
@@ -271,6 +293,7 @@ class ImportRun(CronRun):
         options = self.options
         publishers, self.templates, self.tables = check_configuration(
             self.settings, db, options.report_names, options.publisher_ids)
+        self.mapping = mappingfile.report_mapping(self.settings)
         publishers = [(pid, name) for pid, name in publishers if in_shard(pid, options.shard)]
         queued = mysql_db_reporting.queued_pairs(db)
         self.queued = set(queued)
@@ -470,6 +493,11 @@ class ImportRun(CronRun):
         except AlreadyLoadedError:
             log.info("%s: already loaded by another copy of the program", file.where)
             return False
+        except reportdownloadWrapper.SupersededError as err:
+            ledger.superseded(file.file_id, err.newer)
+            self.summary.add(files_superseded=1)
+            log.info("%s: %s; not loaded", file.where, err)
+            return False
         except RunInterrupted:
             self._interrupted_file(file)
             return False
@@ -479,7 +507,8 @@ class ImportRun(CronRun):
         finally:
             self._discard(file)
         self.summary.add(files_loaded=1, rows_loaded=result.rows, rows_inserted=result.inserted,
-                         rows_updated=result.updated, files_from_earlier=1 if file.earlier else 0)
+                         rows_updated=result.updated, rows_removed=result.removed,
+                         files_from_earlier=1 if file.earlier else 0)
         log.info("%s: %d rows into %s (%d new, %d updated, %s)%s", file.where, result.rows, file.table,
                  result.inserted, result.updated, result.method,
                  " (left by an earlier run)" if file.earlier else "")
@@ -562,7 +591,18 @@ class ImportRun(CronRun):
         return reportdownloadWrapper.load_report_file(
             db, path, table, publisher_id, name=f"file {file_id}",
             expected_fields=template["querySpec"]["fields"] if template else None,
-            within=lambda result: ledger.loaded(file_id, result, time_range))
+            within=lambda result: ledger.loaded(file_id, result, time_range),
+            replace=self._replacement(name, file_id, time_range))
+
+    def _replacement(self, name, file_id, time_range):
+        """How a file of report `name` replaces its window (None: it is upserted)."""
+        entry = self.mapping.get(name) or {}
+        if not entry.get("replace"):
+            return None
+        if time_range is None:
+            raise ReportFileError(f"file {file_id}: Index Exchange listed no reportTimeRange for it, so the window "
+                                  f"it replaces is not known; not loaded")
+        return reportdownloadWrapper.WindowReplacement(entry["replace"], time_range, file_id)
 
     def _keep(self, path, file_id):
         """-n: a copy in the data download store, put in place by an atomic rename."""

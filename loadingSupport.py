@@ -46,6 +46,15 @@ class FileShape:
         it must be upserted (nothing of it loaded then)."""
         return None
 
+    def clear_window(self, db):
+        """Inside the loading transaction, before the rows go in: delete what the file
+        replaces (a report whose files replace their window); returns the rows deleted."""
+        return 0
+
+    def window_rows(self, db):
+        """How many rows clear_window would delete (for Galera's write-set check)."""
+        return 0
+
     def book(self, db, result):
         """The source's bookkeeping, inside the loading transaction."""
 
@@ -61,10 +70,13 @@ def _load_once(db, path, shape):
         load_header, stream = shape.rows(db, header, rows)
         refuse_missing_columns(db, shape, load_header)
         peeked = list(itertools.islice(stream, PEEK_ROWS))
-        if db.galera:      # the file's rows and the row booking it, in one write set
-            db.refuse_beyond_write_set(readwrite.count_data_rows(path) + 1,
+        if db.galera:      # the rows deleted, the file's rows and the row booking it: one write set
+            db.refuse_beyond_write_set(shape.window_rows(db) + readwrite.count_data_rows(path) + 1,
                                        f"loading {shape.name} into {shape.table}")
         with db.transaction():
+            # A window the file replaces is emptied first: its rows are then all new, and
+            # go to the bulk path.
+            removed = shape.clear_window(db)
             result = None
             if peeked and db.bulk_load_folder and \
                     not db.any_key_present(shape.table, load_header, peeked, shape.constants):
@@ -72,6 +84,7 @@ def _load_once(db, path, shape):
             if result is None:
                 result = db.load_rows(shape.table, load_header, itertools.chain(peeked, stream),
                                       constants=shape.constants)
+            result.removed = removed
             shape.book(db, result)
     return result
 

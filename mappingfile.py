@@ -120,7 +120,7 @@ def _refuse_other_statements(path, variable, tree, assignments):
 # --- the reporting half's mapping ---------------------------------------------------------
 
 REPORT_MAPPING_FILE = os.path.join(HERE, "report_to_db_table_mapping.py")
-REPORT_MAPPING_FIELDS = {"db_table": (str, True), "reportID": (int, False)}
+REPORT_MAPPING_FIELDS = {"db_table": (str, True), "reportID": (int, False), "replace": (str, False)}
 
 
 def report_mapping(settings):

@@ -20,7 +20,7 @@ DIED = -1
 
 # The counters a run may report; each program fills those that mean something for it.
 COUNT_COLUMNS = ("pairs", "files_loaded", "files_pending", "files_failed", "files_expired", "rows_inserted",
-                 "rows_updated", "rows_rejected", "cal_files", "cal_rows")
+                 "rows_updated", "rows_rejected", "rows_removed", "cal_files", "cal_rows")
 
 HEALTH_TABLES = {
     IMPORT_LOG_TABLE: """CREATE TABLE prog_ix_import_log (
@@ -40,6 +40,7 @@ HEALTH_TABLES = {
   rows_inserted bigint DEFAULT NULL,
   rows_updated bigint DEFAULT NULL,
   rows_rejected bigint DEFAULT NULL,
+  rows_removed bigint DEFAULT NULL,
   cal_files int DEFAULT NULL,
   cal_rows bigint DEFAULT NULL,
   problems text,

@@ -120,6 +120,36 @@ def mark_report_run_loaded(db, file_id, result, time_range=None):
     return changed == 1
 
 
+def newer_file_overlapping(db, file_id, publisher_id, table, time_range):
+    """The file_id of a file loaded into `table` for the publisher, asked for after
+    `file_id`, whose dates overlap [from, to) of `time_range`; None when there is none.
+    Such a file is newer than this one for those days: this one must not replace them."""
+    start, end = time_range
+    rows = db.fetch_all(
+        f"SELECT r.file_id FROM {REPORT_RUNS_TABLE} r JOIN {REPORT_RUNS_TABLE} me ON me.file_id = %s "
+        f"WHERE r.publisher_id = %s AND r.db_table = %s AND r.status = 'loaded' AND r.file_id <> me.file_id "
+        f"AND r.requested_at > me.requested_at AND r.range_from < %s AND r.range_to > %s "
+        f"ORDER BY r.requested_at DESC LIMIT 1", (file_id, publisher_id, table, end, start))
+    return int(rows[0][0]) if rows else None
+
+
+def window_rows(db, table, column, publisher_id, time_range):
+    """How many rows of the publisher lie in [from, to) of `time_range` in `table`."""
+    start, end = time_range
+    return int(db.fetch_all(f"SELECT COUNT(*) FROM {db.quote(table)} WHERE publisher_id = %s "
+                            f"AND {db.quote(column)} >= %s AND {db.quote(column)} < %s",
+                            (publisher_id, start, end))[0][0])
+
+
+def delete_window(db, table, column, publisher_id, time_range):
+    """Delete the publisher's rows whose `column` (a day or an hour) lies in [from, to) of
+    `time_range`; returns how many. `table` and `column` are the mapping's, checked
+    against the database before any run."""
+    start, end = time_range
+    return db.execute(f"DELETE FROM {db.quote(table)} WHERE publisher_id = %s "
+                      f"AND {db.quote(column)} >= %s AND {db.quote(column)} < %s", (publisher_id, start, end))
+
+
 def newer_file_covering(db, file_id, publisher_id, report_name, requested_at, time_range):
     """The file_id of a file of the same pair, asked for later and loaded already, whose
     dates cover all of `time_range`; None when there is none."""

@@ -2,8 +2,13 @@
 
 Keys are report names: the file names of the templates in the templates store
 (~/INDEX-TEMPLATES), as given on the command line. Values: `db_table`, the table in
-prog_stats, and optionally `reportID`, the report the template was taken from (for
-reference only). Many reports may share one table.
+prog_stats; optionally `reportID`, the report the template was taken from (for reference
+only); and optionally `replace`, the date column ("day", or "hour" for hourly reports) by
+which the report's files replace their window: the publisher's rows of the days a file
+covers are deleted and the file's rows loaded, in one transaction, so rows Index Exchange
+no longer reports are gone (the importing user then needs DELETE on the table: run the
+set-up script again to grant it). Without `replace`, rows are upserted by key and a row
+Index Exchange drops stays. Many reports may share one table.
 
 The programs read this file as data (it is never run): only a dictionary of plain
 values may stand here, and a mistake is reported with its line. After adding a report

@@ -42,11 +42,13 @@ class LoadResult:
     updated: int = 0          # rows whose key existed (their values overwritten)
     method: str = "upsert"    # "upsert", or "bulk" when LOAD DATA took the whole file
     sentinels: int = 0        # values the bulk load stored as a sentinel (bulk_load_csv's integer_sentinel)
+    removed: int = 0          # rows deleted first: the window a file replaces held them
 
     def __iadd__(self, other):
         self.rows += other.rows
         self.inserted += other.inserted
         self.updated += other.updated
+        self.removed += other.removed
         return self
 
 

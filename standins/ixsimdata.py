@@ -299,11 +299,16 @@ def _periods(fields, start, end):
         yield {}
 
 
-def report_rows(world, spec, today, rows_per_period):
+def report_rows(world, spec, today, rows_per_period, restatement=0):
     """Yield the data rows (lists of strings) of a report run of `spec`.
 
     Within one time bucket every row has a distinct combination of dimension values, so
     the rows of a report can be keyed by (time, dimensions) without collisions.
+
+    With `restatement` N > 0, the days before `today` are as Index Exchange restates them
+    the N-th time (invalid traffic taken out, late arrivals counted): other values, the
+    first combination of each period gone (a site whose traffic was all removed) and one
+    combination more (a row added). Today's rows are as first published.
     """
     fields = spec["querySpec"]["fields"]
     account = spec["accounts"][0]
@@ -319,9 +324,14 @@ def report_rows(world, spec, today, rows_per_period):
     while math.gcd(stride, combinations) != 1:
         stride += 2
     for period in _periods(fields, start, end):
-        rng = stable_rng(world.seed, "report", account, ",".join(fields), period.get("hour") or
-                         period.get("day") or period.get("month") or f"{start}/{end}")
-        for i in range(per_period):
+        when = period.get("hour") or period.get("day") or period.get("month") or f"{start}/{end}"
+        restated = restatement and str(when)[:10] < today.isoformat()
+        rng = stable_rng(world.seed, "report", account, ",".join(fields), when, *(["restated", restatement]
+                                                                                  if restated else []))
+        chosen = range(per_period)
+        if restated and combinations > 1:
+            chosen = range(1, min(per_period + 1, combinations))
+        for i in chosen:
             combination = (i * stride) % combinations
             values = dict(period)
             for g in groups:
@@ -338,12 +348,12 @@ def report_rows(world, spec, today, rows_per_period):
             yield row
 
 
-def report_csv_bytes(world, spec, today, rows_per_period):
+def report_csv_bytes(world, spec, today, rows_per_period, restatement=0):
     """The whole report file as UTF-8 CSV bytes (header, rows, `\\n` line ends)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(spec["querySpec"]["fields"])
-    for row in report_rows(world, spec, today, rows_per_period):
+    for row in report_rows(world, spec, today, rows_per_period, restatement):
         writer.writerow(row)
     return out.getvalue().encode("utf-8")
 

@@ -70,6 +70,7 @@ class SimConfig:
     max_runs_in_progress: int = 50
     max_saves_per_day: int = 2000
     report_rows_per_period: int = 5        # rows per hour/day/month bucket of a report
+    restatement: int = 0                   # N > 0: runs from now on see past days restated (ixsimdata.report_rows)
     file_retention_days: int = 30          # report files
     cal_window_hours: int = 24             # CAL hours listed (the real service keeps 14 days)
     cal_rows_per_file: int = 40            # auctions in a CAL file as first published
@@ -176,8 +177,9 @@ class _Spec:
 
 
 class _Run:
-    def __init__(self, file_id, spec_id, spec, created_at, ready_at):
+    def __init__(self, file_id, spec_id, spec, created_at, ready_at, restatement=0):
         self.file_id = file_id
+        self.restatement = restatement      # how Index Exchange stated past days when it ran
         self.spec_id = spec_id
         self.spec = spec            # snapshot at run time: a later update does not change it
         self.created_at = created_at
@@ -690,7 +692,8 @@ class IXSimulator:
             file_id = self._next_run_id
             self._next_run_id += 1
             snapshot = json.loads(json.dumps(spec.body))
-            self._runs[file_id] = _Run(file_id, spec_id, snapshot, now, now + self.config.run_delay)
+            self._runs[file_id] = _Run(file_id, spec_id, snapshot, now, now + self.config.run_delay,
+                                       self.config.restatement)
             self._peak_runs = max(self._peak_runs, len(pending) + 1)
         return json_response(201, {"reportRunID": file_id})
 
@@ -700,7 +703,7 @@ class IXSimulator:
             if run.content is None:
                 today = dt.datetime.fromtimestamp(run.created_at, dt.timezone.utc).date()
                 csv_bytes = ixsimdata.report_csv_bytes(self.world, run.spec, today,
-                                                       self.config.report_rows_per_period)
+                                                       self.config.report_rows_per_period, run.restatement)
                 run.content = ixsimdata.pack_report(csv_bytes, run.spec["fileType"], self._file_name(run, "csv"))
             return run.content
 

@@ -141,12 +141,14 @@ def test_long_multi_byte_problems_still_finish_the_row(ix):
 
 def test_a_log_table_of_an_older_version_is_named_then_upgraded_by_the_set_up(sim, database, tmp_path, http):
     import tableSetupSupport
-    older = mysql_db_health.HEALTH_TABLES[mysql_db_health.IMPORT_LOG_TABLE].replace("  pid int DEFAULT NULL,\n", "")
+    older = mysql_db_health.HEALTH_TABLES[mysql_db_health.IMPORT_LOG_TABLE].replace(
+        "  pid int DEFAULT NULL,\n", "").replace("  rows_removed bigint DEFAULT NULL,\n", "")
     database.create(older)
     ix = ImportEnv(sim, database, tmp_path / "home", http)
-    with pytest.raises(ConfigurationError, match="no pid column.*run report-create-db-tables.py again"):
+    with pytest.raises(ConfigurationError, match="no pid, rows_removed column.*run report-create-db-tables.py again"):
         ix.run(reports=REPORTS[:1])
     result = tableSetupSupport.set_up_tables(database.admin, {})
-    assert result.added_columns == ["prog_ix_import_log.pid"] and "added columns" in "\n".join(result.lines())
+    assert result.added_columns == ["prog_ix_import_log.pid", "prog_ix_import_log.rows_removed"]
+    assert "added columns" in "\n".join(result.lines())
     assert ix.run(reports=REPORTS[:1]).complete
     assert tableSetupSupport.set_up_tables(database.admin, {}).added_columns == [], "run again: nothing to add"
