@@ -25,9 +25,10 @@ import reportid_db
 import reportmanagementSupport
 from authenticationSupport import reporting_session
 from cronrun import CronRun, RunSummary, in_shard
+from reportConfigSupport import check_configuration
 from reportRunScheduler import FETCHERS, LOADERS, STARTERS, FileJob, PairJob, RunScheduler
 from errors import AlreadyLoadedError, ApiError, ConfigurationError, ReportFileError, SuiteError
-from utility import atomic_file, listed, only_known
+from utility import atomic_file
 
 log = logging.getLogger("index-exchange-to-db")
 
@@ -138,86 +139,6 @@ class Summary(RunSummary):
                 "rows_rejected": self.rows_rejected, "rows_removed": self.rows_removed}
 
 
-# --- checks before any call ---------------------------------------------------------------
-
-def check_configuration(settings, db, report_names, publisher_filter=None):
-    """(publishers [(id, name)], templates {name: spec}, tables {name: table}), or one
-    ConfigurationError listing every problem found."""
-    problems = []
-    templates, tables = {}, {}
-    mapping = mappingfile.report_mapping(settings)
-    fix = set_up_command(settings, "report-create-db-tables.py")
-    for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.REPORT_RUNS_TABLE,
-                  mysql_db_reporting.PAIR_QUEUE_TABLE, mysql_db_reporting.SPEC_SAVES_TABLE):
-        problem = mysql_db.access_problem(db, table, fix=fix)
-        if problem:
-            problems.append(problem)
-        elif db.missing_columns(table, mysql_db_reporting.columns_of(table)):
-            problems.append(f"table {table} was made by an older version (it lacks "
-                            f"{listed(db.missing_columns(table, mysql_db_reporting.columns_of(table)))}): "
-                            f"{fix.replace('it creates what is missing', 'it adds what is missing')}")
-    for name in report_names:
-        try:
-            templates[name] = readwrite.read_template(settings, name)
-        except ConfigurationError as err:
-            problems.append(f"report {name!r}: {err}")
-        try:
-            entry = mapping.entry(name)
-        except ConfigurationError as err:
-            problems.append(f"report {name!r}: {err}")
-            continue
-        table = tables[name] = entry["db_table"]
-        wanted = list(templates[name]["querySpec"]["fields"]) if name in templates else []
-        # A report whose files replace their window deletes rows: DELETE is needed too.
-        needed = ("SELECT", "INSERT", "UPDATE", "DELETE") if entry.get("replace") else ("SELECT", "INSERT", "UPDATE")
-        access = mysql_db.access_problem(db, table, needed=needed, fix=fix)
-        if access:
-            problems.append(f"report {name!r}: {access}")
-            continue
-        if entry.get("replace"):
-            problems += [f"report {name!r}: {p}" for p in replace_problems(db, table, entry["replace"], wanted)]
-        missing = db.missing_columns(table, wanted + ["publisher_id"])
-        if missing:
-            problems.append(f"report {name!r}: table {table} has no column for {listed(missing)}")
-        merging = mysql_db.merging_keys_problem(db, table)
-        if merging and merging not in problems:
-            problems.append(merging)
-    publishers = []
-    if db.table_exists(mysql_db_reporting.PUBLISHERS_TABLE):
-        publishers = mysql_db_reporting.publishers(db)
-        if not publishers:
-            problems.append(f"table {mysql_db_reporting.PUBLISHERS_TABLE} is empty: add the publishers to import")
-        try:
-            publishers = only_known(publishers, publisher_filter, "-l", mysql_db_reporting.PUBLISHERS_TABLE)
-        except ConfigurationError as err:
-            problems.append(str(err))
-    if problems:
-        raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
-    return publishers, templates, tables
-
-
-def replace_problems(db, table, column, fields):
-    """Why a mapping entry's `"replace": column` cannot work, as lines ([] when it can)."""
-    columns = {c.name.lower(): c for c in db.table_columns(table)}
-    found = columns.get(column.lower())
-    if found is None:
-        return [f"\"replace\": {column!r}: table {table} has no such column"]
-    problems = []
-    if found.data_type not in mysql_db.TYPE_FAMILIES[mysql_db.TIME]:
-        problems.append(f"\"replace\": {column!r} is {found.data_type} in {table}, not a date or time")
-    if fields and column.lower() not in {f.lower() for f in fields}:
-        problems.append(f"\"replace\": {column!r} is not a field of the template, so its files carry no such "
-                        f"date")
-    return problems
-
-
-def set_up_command(settings, script):
-    """The command an admin runs to create a table and grant the importing user on it."""
-    user = settings.get("PROGSALESMYSQLUSERNAME") or "IMPORTUSER"
-    return f"as the admin run: {script} -u ADMINUSER --grant-to {user} (it creates what is missing and grants on " \
-           f"every table the mapping names)"
-
-
 # --- the run ------------------------------------------------------------------------------
 
 def choose_pairs(publisher_ids, report_names, queued, runnable):
@@ -319,7 +240,7 @@ class ImportRun(CronRun):
             until, left = self.save_budget.until()
             self.summary.problem(
                 f"{self.summary.pairs_waiting_for_saves} pairs wait for a spec save: {self.save_budget.spent_why()}; "
-                f"queued, they run from {until:%Y-%m-%d %H:%M} UTC (in {_hours_minutes(left)})")
+                f"queued, they run from {until:%Y-%m-%d %H:%M} UTC (in {hours_minutes(left)})")
 
     def http_pool_size(self):
         return min(self.options.workers, STARTERS) + min(self.options.workers, FETCHERS) + LOADERS + 2
@@ -347,6 +268,11 @@ class ImportRun(CronRun):
                 for pair in list(earlier) + [pair for pair in pairs if pair not in earlier]]
         # A pair another program finishes after this moment is not worked again by this run.
         self.started_at = self.reportids.now()
+        self._schedule(jobs, active, listed_at)
+
+    def _schedule(self, jobs, active, listed_at):
+        """Carry `jobs` through RunScheduler; Ctrl-C or SIGTERM ends it with what was asked
+        for left pending."""
         if self.progress:
             self.progress.start(len(jobs))
         scheduler = RunScheduler(self, jobs, active, listed_at)
@@ -364,13 +290,30 @@ class ImportRun(CronRun):
         """Take the pair (nobody else works it meanwhile), then save its spec when needed and
         run it. Returns the pair's files to collect, oldest first: those earlier runs left
         pending, and the new run's."""
+        if not self._claim(job, not_worked_since=self.started_at):
+            return None
+        files = self._earlier_files(job)
+        if job.run_new and not self.stopping.is_set():
+            file_id = self._run_pair(job.pair, active, listed_at)
+            if file_id is not None:
+                files.append(FileJob(file_id, job, self.tables[job.pair[1]], holds_slot=True))
+        return files
+
+    def _claim(self, job, not_worked_since=None):
+        """Whether this program now works the job's pair (its spec's name in the reportID
+        database); said and counted when another program has it."""
         publisher_id, name = job.pair
-        claim = self.reportids.claim(publisher_id, name, not_worked_since=self.started_at)
+        claim = self.reportids.claim(publisher_id, job.spec_name or name, not_worked_since=not_worked_since)
         if not claim.held:
             self.summary.add(pairs_elsewhere=1)
-            log.info("publisher %s, report %r: %s; left to it", publisher_id, name, claim.reason)
-            return None
+            log.info("publisher %s, report %r: %s; left to it", publisher_id, job.spec_name or name, claim.reason)
+            return False
         job.claimed = True
+        return True
+
+    @staticmethod
+    def _earlier_files(job):
+        """The files earlier runs left pending for the job, as FileJobs."""
         files = []
         for run in job.earlier_runs:
             requested = run["requested_at"]
@@ -379,10 +322,6 @@ class ImportRun(CronRun):
             age = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - requested
             files.append(FileJob(int(run["file_id"]), job, run["db_table"], earlier=requested,
                                  expired=age > dt.timedelta(days=FILE_RETENTION_DAYS)))
-        if job.run_new and not self.stopping.is_set():
-            file_id = self._run_pair(job.pair, active, listed_at)
-            if file_id is not None:
-                files.append(FileJob(file_id, job, self.tables[name], holds_slot=True))
         return files
 
     def _run_pair(self, pair, active, listed_at):
@@ -464,7 +403,7 @@ class ImportRun(CronRun):
         try:
             if self.stopping.is_set():
                 raise RunInterrupted()
-            file.time_range = _time_range(file.item)
+            file.time_range = listed_time_range(file.item)
             if file.earlier and file.time_range:
                 db = self.connections.get()     # only these need the database here
                 if self._superseded(db, FileLedger(db), file.where, file.file_id, publisher_id, name,
@@ -562,7 +501,7 @@ class ImportRun(CronRun):
         publisher_id, name = job.pair
         try:
             if not self.database_unreachable:    # else its lease runs out by itself; trying costs the reconnect waits
-                self.reportids.release(publisher_id, name, worked=not self.stopping.is_set())
+                self.reportids.release(publisher_id, job.spec_name or name, worked=not self.stopping.is_set())
         except mysql_db.DatabaseConnectionError as err:
             self.database_gone(err)
         except SuiteError as err:   # the lease runs out by itself
@@ -610,12 +549,12 @@ class ImportRun(CronRun):
             shutil.copyfileobj(source, kept)
 
 
-def _hours_minutes(delta):
+def hours_minutes(delta):
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _time_range(item):
+def listed_time_range(item):
     """(from, to) dates of a listed file, or None when the list did not give them."""
     dates = item.get("reportTimeRange") or {}
     start, end = str(dates.get("from") or "")[:10], str(dates.get("to") or "")[:10]

@@ -1,8 +1,9 @@
 """The reporting half's tables and the queries on them; SQL lives only in mysql_db*.py.
 
 prog_ix_publishers (as the seed defines it), the starter prog_ix_stats, and the
-bookkeeping of files asked for (prog_ix_report_runs) and of pairs to run again
-(prog_ix_report_queue); and the CREATE TABLE that check-report-schema.py proposes.
+bookkeeping of files asked for (prog_ix_report_runs), of pairs to run again
+(prog_ix_report_queue), of the day's spec saves (prog_ix_spec_saves) and of backfills'
+chunks (prog_ix_backfill_chunks); and the CREATE TABLE that check-report-schema.py proposes.
 """
 
 import datetime as dt
@@ -14,6 +15,7 @@ PUBLISHERS_TABLE = "prog_ix_publishers"
 REPORT_RUNS_TABLE = "prog_ix_report_runs"
 PAIR_QUEUE_TABLE = "prog_ix_report_queue"
 SPEC_SAVES_TABLE = "prog_ix_spec_saves"
+BACKFILL_CHUNKS_TABLE = "prog_ix_backfill_chunks"
 STATS_TABLE = "prog_ix_stats"
 
 # Plain SQL that MySQL, MariaDB and SQLite all accept.
@@ -75,6 +77,23 @@ REPORTING_TABLES = {
   saves int NOT NULL DEFAULT 0,
   refused_at datetime DEFAULT NULL,
   PRIMARY KEY (day))""",
+    # Backfills (index-exchange-to-db.py --from/--to): one row per chunk of days of one
+    # pair, written when the backfill begins. file_id is the run last asked for the chunk;
+    # the chunk is done when that file is loaded (prog_ix_report_runs says), asked again
+    # when it expired, was superseded or is gone. status: open, or abandoned by a person.
+    BACKFILL_CHUNKS_TABLE: """CREATE TABLE prog_ix_backfill_chunks (
+  backfill varchar(32) NOT NULL,
+  publisher_id int NOT NULL,
+  report_name varchar(255) NOT NULL,
+  chunk_from date NOT NULL,
+  chunk_to date NOT NULL,
+  chunk_days int NOT NULL,
+  status varchar(16) NOT NULL,
+  file_id bigint DEFAULT NULL,
+  asks int NOT NULL DEFAULT 0,
+  begun_at datetime NOT NULL,
+  asked_at datetime DEFAULT NULL,
+  PRIMARY KEY (backfill, publisher_id, report_name, chunk_from))""",
 }
 
 
@@ -460,3 +479,87 @@ def leases_held(db):
                         f"ORDER BY publisher_id, report_name")
     return [{"publisher_id": int(p), "report_name": name, "host": holder.split(":")[0],
              "seconds_left": round(float(left))} for p, name, holder, left in rows]
+
+
+# --- backfills: the chunks of index-exchange-to-db.py --from/--to, and their state as the
+# files asked for them (prog_ix_report_runs) say it -----------------------------------------
+
+CHUNK_KEYS = ["backfill", "publisher_id", "report_name", "chunk_from", "chunk_to", "chunk_days", "status", "file_id",
+              "asks", "begun_at", "asked_at", "file_status", "requested_at", "db_table", "report_id", "attempts",
+              "loaded_at", "state"]
+# A chunk is loaded when its file is, pending while its file is, to be asked (again) when
+# it has no file or its file expired, was superseded, is gone or was set aside.
+CHUNK_STATE_SQL = ("CASE WHEN c.status = 'abandoned' THEN 'abandoned' WHEN r.status = 'loaded' THEN 'loaded' "
+                   "WHEN r.status = 'pending' THEN 'pending' ELSE 'to ask' END")
+
+
+def _as_date(value):
+    """A date column's value as a date (MySQL gives dates, SQLite text)."""
+    return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else \
+        dt.date.fromisoformat(str(value)[:10])
+
+
+def recorded_chunk_days(db, backfill, report_names):
+    """{report_name: chunk days} of the backfill as it was begun (reports not begun absent)."""
+    marks = ", ".join(["%s"] * len(report_names))
+    rows = db.fetch_all(f"SELECT report_name, MIN(chunk_days), MAX(chunk_days) FROM {BACKFILL_CHUNKS_TABLE} "
+                        f"WHERE backfill = %s AND report_name IN ({marks}) GROUP BY report_name",
+                        (backfill, *report_names))
+    return {name: int(low) for name, low, _high in rows}
+
+
+def begin_chunks(db, backfill, chunk_days, pairs, chunks):
+    """Write the chunk rows of every (publisher, report) pair that has none yet; rows
+    already there (an earlier run of the same backfill) are kept as they are."""
+    def work():
+        have = {(int(p), name, _as_date(first)) for p, name, first in db.fetch_all(
+            f"SELECT publisher_id, report_name, chunk_from FROM {BACKFILL_CHUNKS_TABLE} WHERE backfill = %s",
+            (backfill,))}
+        now = _now_text()
+        rows = [[backfill, str(pid), name, first.isoformat(), last.isoformat(), str(chunk_days), "open", "0", now]
+                for pid, name in pairs for first, last in chunks if (int(pid), name, first) not in have]
+        if rows:
+            db.load_rows(BACKFILL_CHUNKS_TABLE, ["backfill", "publisher_id", "report_name", "chunk_from", "chunk_to",
+                                                 "chunk_days", "status", "asks", "begun_at"], rows)
+        return len(rows)
+    return db.run_transaction(work, what=f"beginning backfill {backfill}")
+
+
+def chunk_states(db, backfill=None):
+    """[dict] of the chunks (of one backfill, or all), each with its file's status and
+    its state (loaded, pending, to ask, abandoned), by backfill, report, publisher and
+    first day."""
+    where, params = ("WHERE c.backfill = %s", (backfill,)) if backfill else ("", ())
+    rows = db.fetch_all(
+        f"SELECT c.backfill, c.publisher_id, c.report_name, c.chunk_from, c.chunk_to, c.chunk_days, c.status, "
+        f"c.file_id, c.asks, c.begun_at, c.asked_at, r.status, r.requested_at, r.db_table, r.report_id, r.attempts, "
+        f"r.loaded_at, {CHUNK_STATE_SQL} FROM {BACKFILL_CHUNKS_TABLE} c LEFT JOIN {REPORT_RUNS_TABLE} r ON r.file_id = c.file_id "
+        f"{where} ORDER BY c.backfill, c.report_name, c.publisher_id, c.chunk_from", params)
+    states = []
+    for row in rows:
+        state = dict(zip(CHUNK_KEYS, row))
+        state["publisher_id"] = int(state["publisher_id"])
+        state["chunk_from"], state["chunk_to"] = _as_date(state["chunk_from"]), _as_date(state["chunk_to"])
+        states.append(state)
+    return states
+
+
+def record_chunk_file(db, backfill, publisher_id, report_name, chunk_from, file_id, report_id, table):
+    """The run asked for a chunk: its file pending in prog_ix_report_runs (under the
+    report's own name, so every program collects it like any other) and the chunk
+    pointing at it, in one transaction: a kill leaves both or neither."""
+    def work():
+        record_report_run(db, file_id, report_id, publisher_id, report_name, table)
+        db.execute(f"UPDATE {BACKFILL_CHUNKS_TABLE} SET file_id = %s, asks = asks + 1, asked_at = %s "
+                   f"WHERE backfill = %s AND publisher_id = %s AND report_name = %s AND chunk_from = %s",
+                   (file_id, _now_text(), backfill, publisher_id, report_name, chunk_from.isoformat()))
+    db.run_transaction(work, what=f"recording file {file_id} of backfill {backfill}")
+
+
+def abandon_chunks(db, backfill, keys):
+    """Mark chunks (publisher_id, report_name, chunk_from) of a backfill abandoned; returns how many."""
+    def work():
+        return sum(db.execute(f"UPDATE {BACKFILL_CHUNKS_TABLE} SET status = 'abandoned' WHERE backfill = %s "
+                              f"AND publisher_id = %s AND report_name = %s AND chunk_from = %s AND status = 'open'",
+                              (backfill, pid, name, first.isoformat())) for pid, name, first in keys)
+    return db.run_transaction(work, what=f"abandoning backfill {backfill}")

@@ -2,13 +2,15 @@
 """Create the reporting half's tables that do not exist yet: prog_ix_publishers (as the
 seed defines it), a starter prog_ix_stats for the Generic Revenue Report templates, the
 suite's bookkeeping tables prog_ix_report_runs, prog_ix_report_queue and
-prog_ix_spec_saves (the day's spec saves, shared by every host), the reportID
+prog_ix_spec_saves (the day's spec saves, shared by every host), the chunks of
+backfills prog_ix_backfill_chunks, the reportID
 database for several hosts prog_ix_report_ids, and the import-health record
 prog_ix_import_log. Run again, it creates what is missing and converts a table whose key
 would take distinct texts for one.
 
 Run it as a MySQL user that may create tables (-u; the password is prompted for), not as
-the importing user, which needs only SELECT, INSERT and UPDATE. With
+the importing user, which needs only SELECT, INSERT and UPDATE (and DELETE on the
+tables of mapping entries whose files replace their window; --grant-to grants it). With
 PROGSALESDBENGINE=sqlite no user is needed.
 
 Publishers are then added by hand, for example:

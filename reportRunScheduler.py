@@ -43,6 +43,7 @@ class PairJob:
     pair: tuple
     earlier_runs: list
     run_new: bool
+    spec_name: str = None             # the pair's name in the reportID database, when not the report's
     files: list = dataclasses.field(default_factory=list)
     claimed: bool = False
     loading: bool = False

@@ -78,8 +78,9 @@ class SaveBudget:
         """Why no save is left today, for the one line that says so."""
         if self.refused or mysql_db_reporting.spec_saves(self.db(), self.day())[1]:
             return "Index Exchange refused a spec save today (its daily limit)"
+        kept = f", INDEXEXCHANGEBACKFILLRESERVE keeps {self.reserve:,} for cron" if self.reserve else ""
         return (f"today's {self.per_day - self.reserve:,} spec saves are used (counted over every host; "
-                f"INDEXEXCHANGESAVESPERDAY is {self.per_day:,})")
+                f"INDEXEXCHANGESAVESPERDAY is {self.per_day:,}{kept})")
 
     def day(self):
         return self.clock().date().isoformat()

@@ -68,6 +68,7 @@ SETTINGS = [
     Setting("PROGSALESREPORTIDLEASE", "300", False, minimum=2),
     Setting("PROGSALESREPORTMAPPINGFILE", "", False),
     Setting("INDEXEXCHANGESAVESPERDAY", "2000", False, minimum=0),
+    Setting("INDEXEXCHANGEBACKFILLRESERVE", "500", False, minimum=0),
     Setting("PROGSALESPINGURL", "", False),
     Setting("PROGSALESTEXTFILEDIR", "", False),
 ]

@@ -12,13 +12,20 @@ as text or as JSON (the shape below is stable: fields are added, never renamed o
                 "attempts", "last_error"}],
      "queued_pairs": [{"publisher_id", "report_name", "queued_at", "last_error"}],
      "leases": [{"publisher_id", "report_name", "host", "seconds_left"}],
-     "spec_saves": {"day", "made", "limit", "refused_by_index_exchange"} | null}
+     "spec_saves": {"day", "made", "limit", "refused_by_index_exchange"} | null,
+     "backfills": [{"backfill": "FIRST..LAST", "report_name", "chunk_days", "publishers", "chunks",
+                    "loaded", "pending", "to_ask", "abandoned", "left", "last_activity"}]}
+
+"backfills" (added with backfills) lists the unfinished backfills and those that moved in
+the last 30 days; one with chunks left that has not moved for `pending_hours` needs
+attention (run its command again, or end it with --abandon).
 
 A run's state: finished, running (its process lives on this host), died (its process on
 this host is gone, or the run was recorded so), open elsewhere (another host's: ask there).
 """
 
 import datetime as dt
+import shlex
 
 import importHealthSupport
 import mysql_db_health
@@ -48,7 +55,7 @@ def gather(db, settings, hours=24, program=None, pending_hours=24, now=None):
     status = {"version": VERSION, "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
               "host": importHealthSupport.this_host(), "hours": hours, "pending_hours": pending_hours,
               "needs_attention": False, "attention": [], "programs": {}, "files": [], "queued_pairs": [],
-              "leases": [], "spec_saves": None}
+              "leases": [], "spec_saves": None, "backfills": []}
     attention = status["attention"]
     if db.table_exists(mysql_db_health.IMPORT_LOG_TABLE):
         _programs(db, status, since, program, hours, now, attention)
@@ -126,6 +133,50 @@ def _reporting(db, settings, status, now, pending_hours, attention):
         made, refused = mysql_db_reporting.spec_saves(db, day)
         status["spec_saves"] = {"day": day, "made": made, "limit": settings.integer("INDEXEXCHANGESAVESPERDAY"),
                                 "refused_by_index_exchange": refused}
+    if db.table_exists(mysql_db_reporting.BACKFILL_CHUNKS_TABLE):
+        status["backfills"] = backfill_overview(db, now, RECENT_DAYS)
+        for entry in status["backfills"]:
+            idle = now - dt.datetime.fromisoformat(entry["last_activity"])
+            if entry["left"] and idle > dt.timedelta(hours=pending_hours):
+                hours_idle = int(idle.total_seconds() // 3600)
+                attention.append(f"backfill {entry['backfill']} of {entry['report_name']!r}: {entry['left']} of "
+                                 f"{entry['chunks']} chunks left, nothing asked or loaded for {hours_idle} h: run "
+                                 f"{backfill_command(entry)} (or add --abandon to end it)")
+
+
+def backfill_overview(db, now, recent_days=30):
+    """[dict] per backfill and report: its chunks by state and when it last moved;
+    unfinished ones always, finished ones for `recent_days` days (the shape ix-status.py
+    documents)."""
+    found = {}
+    for chunk in mysql_db_reporting.chunk_states(db):
+        key = (chunk["backfill"], chunk["report_name"])
+        entry = found.setdefault(key, {
+            "backfill": chunk["backfill"], "report_name": chunk["report_name"], "chunk_days": int(chunk["chunk_days"]),
+            "publishers": set(), "chunks": 0, "loaded": 0, "pending": 0, "to_ask": 0, "abandoned": 0,
+            "last_activity": None})
+        entry["publishers"].add(chunk["publisher_id"])
+        entry["chunks"] += 1
+        entry[chunk["state"].replace(" ", "_")] += 1
+        for moment in (chunk["begun_at"], chunk["asked_at"], chunk["loaded_at"]):
+            if moment is not None:
+                moment = moment if isinstance(moment, dt.datetime) else dt.datetime.fromisoformat(str(moment)[:19])
+                entry["last_activity"] = max(entry["last_activity"] or moment, moment)
+    shown = []
+    for entry in found.values():
+        entry["publishers"] = len(entry["publishers"])
+        entry["left"] = entry["pending"] + entry["to_ask"]
+        if entry["left"] or now - entry["last_activity"] <= dt.timedelta(days=recent_days):
+            entry["last_activity"] = entry["last_activity"].strftime("%Y-%m-%d %H:%M:%S")
+            shown.append(entry)
+    return shown
+
+
+def backfill_command(entry):
+    """The command that continues a backfill of backfill_overview()."""
+    first, last = entry["backfill"].split("..")
+    return f"index-exchange-to-db.py --from {first} --to {last} --chunk-days {entry['chunk_days']} " \
+           f"{shlex.quote(entry['report_name'])}"
 
 
 def as_text(status):
@@ -162,6 +213,11 @@ def as_text(status):
     if saves:
         lines.append(f"\nspec saves on {saves['day']}: {saves['made']} of {saves['limit']:,}"
                      + ("; Index Exchange refused one (no more today)" if saves["refused_by_index_exchange"] else ""))
+    for entry in status.get("backfills", []):
+        lines.append(f"\nbackfill {entry['backfill']} of {entry['report_name']!r} ({entry['publishers']} publishers, "
+                     f"chunks of {entry['chunk_days']} days): {entry['loaded']} of {entry['chunks']} chunks loaded, "
+                     f"{entry['left']} left ({entry['pending']} pending, {entry['to_ask']} to ask), "
+                     f"{entry['abandoned']} abandoned; last moved {entry['last_activity']} UTC")
     lines.append("")
     if status["attention"]:
         lines.append("needs attention:")

@@ -82,14 +82,25 @@ def is_support(name):
 
 
 def run_modules():
-    """The modules that define a cron program's run: a class on cronrun.CronRun."""
-    found = []
+    """The modules that define a cron program's run: a class on cronrun.CronRun, or on
+    another run class (BackfillRun on ImportRun)."""
+    classes = {}
     for name, path in LIBRARY.items():
         tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
-        if any(isinstance(node, ast.ClassDef) and any(getattr(base, "id", None) == "CronRun" for base in node.bases)
-               for node in ast.walk(tree)):
-            found.append(name)
-    return sorted(found)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                classes[node.name] = (name, [getattr(base, "id", None) for base in node.bases])
+    runs = {"CronRun"}
+    while True:
+        more = {cls for cls, (_, bases) in classes.items() if runs & set(bases)} - runs
+        if not more:
+            break
+        runs |= more
+    return sorted({classes[cls][0] for cls in runs if cls in classes and cls != "CronRun"})
+
+
+def test_run_modules_are_found_through_subclasses():
+    assert {"indexExchangeToDBSupport", "backfillSupport", "calWrapper"} <= set(run_modules())
 
 
 def test_the_layers_are_where_the_readme_says():

@@ -36,7 +36,8 @@ def test_all_well_is_exit_0_in_the_documented_shape(ix, sim):
     code, shown = status(ix)
     assert code == 0 and shown["needs_attention"] is False and shown["attention"] == []
     assert set(shown) == {"version", "generated_at", "host", "hours", "pending_hours", "needs_attention", "attention",
-                          "programs", "files", "queued_pairs", "leases", "spec_saves"}
+                          "programs", "files", "queued_pairs", "leases", "spec_saves", "backfills"}
+    assert shown["backfills"] == [], "added with backfills; none begun"
     assert shown["version"] == 1 and shown["host"] == socket.gethostname()
     [run] = shown["programs"]["index-exchange-to-db.py"]["runs"]
     assert set(run) == {"run_id", "started_at", "finished_at", "duration_seconds", "host", "pid", "exit_code", "state",
@@ -62,7 +63,7 @@ def test_a_failed_run_a_died_run_and_an_old_pending_file_need_a_person(ix, sim):
     attention = "\n".join(shown["attention"])
     assert "index-exchange-to-db.py: its last run" in attention and "ended with exit code 1" in attention
     assert "1 report files pending longer than 24 h" in attention
-    assert f"cal-downloads.py: the run of" in attention and f"died (pid {dead.pid})" in attention
+    assert "cal-downloads.py: the run of" in attention and f"died (pid {dead.pid})" in attention
     states = {r["run_id"]: r["state"] for r in shown["programs"]["cal-downloads.py"]["runs"]}
     assert states == {"died-run": "died", "far-run": "open elsewhere"}
     [pending] = shown["files"]
