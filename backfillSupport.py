@@ -243,18 +243,18 @@ class BackfillRun(ImportRun):
         mysql_db_reporting.begin_chunks(db, self.backfill, self.options.chunk_days, self.pairs, self.chunks)
         while not (self.stopping.is_set() or self.summary.interrupted):
             states = self._states(db)
-            self._deactivate_done(states)
+            active, listed_at = reportmanagementSupport.active_specs(self.session)
+            self._deactivate_done(states, active)
             jobs = self._round_jobs(states)
             if not jobs:
                 break
             loaded = self.summary.files_loaded
-            active, listed_at = reportmanagementSupport.active_specs(self.session)
             self._schedule(jobs, active, listed_at)
             if self.summary.files_loaded == loaded:
                 break       # nothing came in this round: what is left waits for the next run
         states = self._states(db)
         if not (self.stopping.is_set() or self.summary.interrupted):
-            self._deactivate_done(states)
+            self._deactivate_done(states, reportmanagementSupport.active_specs(self.session)[0])
         self._count(states)
         if self.summary.chunks_waiting_for_saves:
             until, left = self.save_budget.until()
@@ -359,25 +359,29 @@ class BackfillRun(ImportRun):
             return False
         return super().fetch_file(file)
 
-    def _deactivate_done(self, states):
-        """Deactivate (and forget) the backfill spec of every pair with no chunk left."""
+    def _deactivate_done(self, states, active):
+        """Deactivate (and forget) the backfill specs of every pair with no chunk left."""
         for (publisher_id, name), chunks in states.items():
             if any(c["state"] in (PENDING, TO_ASK) for c in chunks):
                 continue
-            self._deactivate(publisher_id, name)
+            self._deactivate(publisher_id, name, active)
 
-    def _deactivate(self, publisher_id, name):
-        record = self.reportids.get(publisher_id, spec_name(name, self.options.first_day, self.options.last_day))
-        if record is None:
-            return
-        try:
-            outcome = reportmanagementSupport.deactivate_and_forget(self.session, self.reportids, record["reportID"])
-        except SuiteError as err:
-            self.summary.problem(f"publisher {publisher_id}, report {name!r}: backfill spec {record['reportID']} "
-                                 f"not deactivated ({err}); the next run of this backfill tries again")
-            return
-        self.summary.add(specs_deactivated=1)
-        log.info("publisher %s, report %r: backfill spec %s %s", publisher_id, name, record["reportID"], outcome)
+    def _deactivate(self, publisher_id, name, active):
+        """The pair's backfill spec, and any Index Exchange lists (`active`) under the
+        pair's backfill title that a killed run made without recording it."""
+        pair_spec = spec_name(name, self.options.first_day, self.options.last_day)
+        record = self.reportids.get(publisher_id, pair_spec)
+        report_ids = ([record["reportID"]] if record else []) + reportmanagementSupport.unrecorded_specs(
+            active, self.reportids, publisher_id, pair_spec, self.username)
+        for report_id in report_ids:
+            try:
+                outcome = reportmanagementSupport.deactivate_and_forget(self.session, self.reportids, report_id)
+            except SuiteError as err:
+                self.summary.problem(f"publisher {publisher_id}, report {name!r}: backfill spec {report_id} not "
+                                     f"deactivated ({err}); the next run of this backfill tries again")
+                continue
+            self.summary.add(specs_deactivated=1)
+            log.info("publisher %s, report %r: backfill spec %s %s", publisher_id, name, report_id, outcome)
 
     def _count(self, states):
         counts = {LOADED: 0, PENDING: 0, TO_ASK: 0, ABANDONED: 0}
@@ -396,8 +400,9 @@ class BackfillRun(ImportRun):
         left = [(pair[0], pair[1], c["chunk_from"]) for pair, chunks in states.items() for c in chunks
                 if c["state"] in (PENDING, TO_ASK)]
         mysql_db_reporting.abandon_chunks(db, self.backfill, left)
+        active = reportmanagementSupport.active_specs(self.session)[0]
         for publisher_id, name in states:
-            self._deactivate(publisher_id, name)
+            self._deactivate(publisher_id, name, active)
         self._count(self._states(db))
 
 

@@ -42,6 +42,16 @@ def is_auto_title(title):
     return bool(AUTO_TITLE.match(title or ""))
 
 
+def is_own_title(title, report_name, username):
+    """Whether `title` is a standard title the suite gives `report_name`'s specs as this
+    user: one saved by a run that was killed before it could record the save, say."""
+    found = AUTO_TITLE.match(title or "")
+    if not found:
+        return False
+    expected = AUTO_TITLE.match(standard_title(report_name, username, dt.datetime(2000, 1, 1)))
+    return (found.group("name"), found.group("user")) == (expected.group("name"), expected.group("user"))
+
+
 def spec_for_publisher(template, publisher_id):
     """The template as it is saved for one publisher, title aside."""
     spec = copy.deepcopy(template)
@@ -130,7 +140,7 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
         wanted = fingerprint(content)
         record = reportid_db.get(publisher_id, report_name)
         usable = record and not force_new and (
-            _listed_as_saved(record, active) or record.get("saved_at", 0) >= listed_at)
+            _listed_as_saved(record, active, username) or record.get("saved_at", 0) >= listed_at)
         if usable:
             report_id = record["reportID"]
             if record.get("fingerprint") == wanted:
@@ -149,17 +159,30 @@ def ensure_spec(session, reportid_db, publisher_id, report_name, template, usern
         return report_id, "created"
 
 
-def _listed_as_saved(record, active):
+def _listed_as_saved(record, active, username):
     """Whether Index Exchange lists the record's spec as active, for the pair's publisher
-    and with the title it was saved with (records of older versions have no title: the
-    id and account alone then)."""
+    and with the title it was saved with, or another standard title of the pair's report
+    (a save the suite made and a kill kept from being recorded; records of older versions
+    have no title: the id and account alone then)."""
     listed = active.get(record["reportID"])
     if listed is None:
         return False
     title, accounts = listed
     if accounts is not None and int(record["publisher_id"]) not in accounts:
         return False
-    return not record.get("title") or title == record["title"]
+    return not record.get("title") or title == record["title"] or \
+        is_own_title(title, record["report_name"], username)
+
+
+def unrecorded_specs(active, reportid_db, publisher_id, report_name, username):
+    """reportIDs of active specs of the publisher with the pair's standard title that the
+    reportID database does not hold for the pair: made by a run killed before it could
+    record them."""
+    record = reportid_db.get(publisher_id, report_name)
+    recorded = record["reportID"] if record else None
+    return [report_id for report_id, (title, accounts) in active.items()
+            if report_id != recorded and accounts == [int(publisher_id)]
+            and is_own_title(title, report_name, username)]
 
 
 def active_specs(session):

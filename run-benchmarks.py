@@ -29,6 +29,7 @@ import time
 import cli
 import mysql_db
 import mysql_db_cal
+import mysql_db_reporting
 import readwrite
 from indexExchangeToDBSupport import RUNS_LIMIT
 from standins.ixsimulator import IXSimulator
@@ -201,7 +202,8 @@ def load_data_seconds(server, path, table, columns):
 
 
 def make_report_file(path, rows):
-    """A report CSV of `rows` rows, made by the simulator's own generator."""
+    """A report CSV of `rows` rows, made by the simulator's own generator: (rows written,
+    (first day, day after the last) of the days it covers)."""
     from standins import ixsimdata
     world = ixsimdata.World(seed=1)
     per_day = 5 * 6 * 7 * 4   # sites x sizes x countries x device types
@@ -220,7 +222,7 @@ def make_report_file(path, rows):
             written += 1
             if written == rows:
                 break
-    return written
+    return written, (start.isoformat(), (start + dt.timedelta(days=days)).isoformat())
 
 
 # Each loader runs in a process of its own that imports only what loading needs, and
@@ -238,8 +240,10 @@ sys.path.insert(0, {here!r})
 import mysql_db, reportdownloadWrapper
 db = mysql_db.MySQLDatabase("127.0.0.1", {port}, {user!r}, {password!r}, "prog_stats",
                             local_infile_dir={folder!r} if {bulk} else None)
+window = {window!r}
+replace = reportdownloadWrapper.WindowReplacement("day", window, 1) if window else None
 started = time.monotonic()
-result = reportdownloadWrapper.load_report_file(db, {path!r}, {table!r}, 180280)
+result = reportdownloadWrapper.load_report_file(db, {path!r}, {table!r}, 180280, replace=replace)
 print(result.rows, time.monotonic() - started, peak_mb(), result.method, result.inserted, result.updated)
 """
 
@@ -254,8 +258,8 @@ result, shaped = calSupport.load_file(db, {path!r}, "prog_ix_impression_log", ca
 print(result.rows, time.monotonic() - started, peak_mb(), result.method, result.inserted, result.updated)
 """
 
-LOAD_TARGETS = {"report-new-bulk": 0.5, "report-upsert-updates": 0.5, "report-upsert-new": 0.5, "cal-new": 0.7,
-                "cal-updates": 0.4}
+LOAD_TARGETS = {"report-new-bulk": 0.5, "report-upsert-updates": 0.5, "report-replace-window": 0.8,
+                "report-upsert-new": 0.5, "cal-new": 0.7, "cal-updates": 0.4}
 PEAK_TARGET_MB = 150
 
 
@@ -283,25 +287,34 @@ def print_load_figures(figures, repeats):
 
 
 def print_load(database, rows, repeats):
-    """A report file: the bulk path, the upsert path on updates, and on new rows with
-    LOCAL INFILE off; each against LOAD DATA LOCAL of the same file in the same repeat."""
+    """A report file: the bulk path, the upsert path on updates, the file replacing its
+    window (the same rows already in the table: deleted, then loaded on the bulk path), and
+    new rows with LOCAL INFILE off; each against LOAD DATA LOCAL of the same file in the
+    same repeat."""
     server = database.server
     tables = ("bench_upsert", "bench_loaddata", "bench_plain")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "report.csv")
-        written = make_report_file(path, rows)
+        written, window = make_report_file(path, rows)
         print(f"report file: {written} rows, {os.path.getsize(path) / 1e6:.0f} MB")
-        figures = {"report-new-bulk": [], "report-upsert-updates": [], "report-upsert-new": []}
+        figures = {"report-new-bulk": [], "report-upsert-updates": [], "report-replace-window": [],
+                   "report-upsert-new": []}
         common = dict(port=server.port, user=server.import_user, password=server.import_password, folder=folder,
                       path=path)
+        runs_table = mysql_db_reporting.REPORT_RUNS_TABLE
         for _ in range(repeats):
-            database.admin.execute_script([f"DROP TABLE IF EXISTS {t}" for t in tables]
-                                          + [LOAD_TABLE.format(name=t) for t in tables])
+            database.admin.execute_script([f"DROP TABLE IF EXISTS {t}" for t in tables + (runs_table,)]
+                                          + [LOAD_TABLE.format(name=t) for t in tables]
+                                          + [mysql_db_reporting.REPORTING_TABLES[runs_table],
+                                             f"GRANT DELETE ON {server.database}.bench_upsert TO "
+                                             f"'{server.import_user}'@'%'"])
             reference = written / load_data_seconds(server, path, "bench_loaddata", LOAD_FIELDS)
-            for name, table, bulk in [("report-new-bulk", "bench_upsert", True),
-                                      ("report-upsert-updates", "bench_upsert", True),
-                                      ("report-upsert-new", "bench_plain", False)]:
-                loaded, seconds, peak, method, inserted, updated = run_loader(LOADER, table=table, bulk=bulk, **common)
+            for name, table, bulk, replaces in [("report-new-bulk", "bench_upsert", True, None),
+                                                ("report-upsert-updates", "bench_upsert", True, None),
+                                                ("report-replace-window", "bench_upsert", True, window),
+                                                ("report-upsert-new", "bench_plain", False, None)]:
+                loaded, seconds, peak, method, inserted, updated = run_loader(LOADER, table=table, bulk=bulk,
+                                                                              window=replaces, **common)
                 figures[name].append({"rate": loaded / seconds, "ratio": loaded / seconds / reference, "peak": peak,
                                       "method": f"{method}, {inserted} new, {updated} updated"})
         print_load_figures(figures, repeats)
@@ -398,7 +411,7 @@ def print_secure_reporter_load(database, rows):
         common = dict(port=server.port, user=server.import_user, password=server.import_password)
         loaded, seconds, peak, _, _, _ = run_loader(SR_LOADER, path=answer, **common)
         upsert_rows, upsert_seconds, _, _, _, _ = run_loader(LOADER, table="bench_plain", bulk=False, folder=folder,
-                                                             path=report, **common)
+                                                             path=report, window=None, **common)
         rate, upsert_rate = loaded / seconds, upsert_rows / upsert_seconds
         print(f"secure-reporter loader: {loaded} records in {seconds:.1f} s = {rate:,.0f} records/s, "
               f"{rate / upsert_rate:.2f}x the main program's upsert path ({upsert_rate:,.0f} rows/s; target at "
@@ -413,7 +426,7 @@ def print_galera(database, rows):
     server = database.server
     with tempfile.TemporaryDirectory() as folder, GaleraCluster() as cluster:
         path = os.path.join(folder, "report.csv")
-        written = make_report_file(path, rows)
+        written, _ = make_report_file(path, rows)
         print(f"Galera: 3 nodes on this machine, {written}-row report file loaded through node 1")
         targets = {"one server": (server.port, database.admin),
                    "galera": (cluster.port(1), mysql_db.MySQLDatabase(
@@ -427,7 +440,7 @@ def print_galera(database, rows):
                           path=path)
             for name, table, bulk in [("bulk", "bench_galera_bulk", True), ("upsert-new", "bench_galera_upsert", False),
                                       ("upsert-updates", "bench_galera_upsert", False)]:
-                loaded, seconds, _, _, _, _ = run_loader(LOADER, table=table, bulk=bulk, **common)
+                loaded, seconds, _, _, _, _ = run_loader(LOADER, table=table, bulk=bulk, window=None, **common)
                 rates[(label, name)] = loaded / seconds
         targets["galera"][1].close()
         for name in ("bulk", "upsert-new", "upsert-updates"):

@@ -286,6 +286,22 @@ def test_a_recorded_spec_listed_under_another_title_is_not_reused(ix, sim):
     assert renewed["reportID"] != record["reportID"] and again.complete
 
 
+def test_a_save_a_kill_kept_from_being_recorded_leaves_no_second_spec(ix, sim):
+    """The spec was saved (its title now the UPDATED one) and the run killed before it
+    recorded the save: the next run knows its own standard title and keeps the spec,
+    rather than making a second one and leaving the first active for ever (issue 24)."""
+    import datetime as dt
+    from reportmanagementSupport import standard_title
+    first = ix.run(reports=REPORTS[:1])
+    record = reportid_db.ReportIdDB(ix.settings.settings_store()).get(ix.publishers[0], REPORTS[0])
+    sim.rename_spec(record["reportID"], standard_title(REPORTS[0], sim.world.username,
+                                                       dt.datetime(2026, 6, 5, 9, 0, 0), updated=True))
+    active_before = len(sim.active_spec_ids())
+    again = ix.run(reports=REPORTS[:1])
+    assert first.complete and again.complete and again.specs_created == 0
+    assert len(sim.active_spec_ids()) == active_before, "no second spec for the pair"
+
+
 def test_ids_of_a_restarted_sandbox_simulator_never_repeat():
     from standins.ixsimulator import IXSimulator
     from simclient import RawClient, spec_for
