@@ -307,12 +307,12 @@ class BackfillRun(ImportRun):
         return files
 
     def _still_to_ask(self, job):
+        """Whether the job's chunk is still to be asked (another copy may have asked it
+        since the round began)."""
         publisher_id, name = job.pair
-        for chunk in mysql_db_reporting.chunk_states(self.connections.get(), self.backfill):
-            if (chunk["publisher_id"], chunk["report_name"], chunk["chunk_from"]) == (publisher_id, name,
-                                                                                        job.chunk[0]):
-                return chunk["state"] == TO_ASK
-        return False
+        found = mysql_db_reporting.chunk_states(self.connections.get(), self.backfill,
+                                                chunk=(publisher_id, name, job.chunk[0]))
+        return bool(found) and found[0]["state"] == TO_ASK
 
     def _ask_chunk(self, job, active, listed_at):
         """The fileID of the chunk's run; None when it could not be asked (said, and asked

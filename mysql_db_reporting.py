@@ -525,16 +525,21 @@ def begin_chunks(db, backfill, chunk_days, pairs, chunks):
     return db.run_transaction(work, what=f"beginning backfill {backfill}")
 
 
-def chunk_states(db, backfill=None):
-    """[dict] of the chunks (of one backfill, or all), each with its file's status and
-    its state (loaded, pending, to ask, abandoned), by backfill, report, publisher and
+def chunk_states(db, backfill=None, chunk=None):
+    """[dict] of the chunks (of one backfill, or all; or the one `chunk`, a
+    (publisher_id, report_name, first day) of the backfill), each with its file's status
+    and its state (loaded, pending, to ask, abandoned), by backfill, report, publisher and
     first day."""
     where, params = ("WHERE c.backfill = %s", (backfill,)) if backfill else ("", ())
+    if chunk is not None:
+        where += " AND c.publisher_id = %s AND c.report_name = %s AND c.chunk_from = %s"
+        params += (chunk[0], chunk[1], chunk[2].isoformat())
     rows = db.fetch_all(
         f"SELECT c.backfill, c.publisher_id, c.report_name, c.chunk_from, c.chunk_to, c.chunk_days, c.status, "
         f"c.file_id, c.asks, c.begun_at, c.asked_at, r.status, r.requested_at, r.db_table, r.report_id, r.attempts, "
-        f"r.loaded_at, {CHUNK_STATE_SQL} FROM {BACKFILL_CHUNKS_TABLE} c LEFT JOIN {REPORT_RUNS_TABLE} r ON r.file_id = c.file_id "
-        f"{where} ORDER BY c.backfill, c.report_name, c.publisher_id, c.chunk_from", params)
+        f"r.loaded_at, {CHUNK_STATE_SQL} FROM {BACKFILL_CHUNKS_TABLE} c "
+        f"LEFT JOIN {REPORT_RUNS_TABLE} r ON r.file_id = c.file_id {where} "
+        f"ORDER BY c.backfill, c.report_name, c.publisher_id, c.chunk_from", params)
     states = []
     for row in rows:
         state = dict(zip(CHUNK_KEYS, row))

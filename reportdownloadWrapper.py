@@ -3,6 +3,7 @@ publisher_id added, the caller's bookkeeping in the same transaction (the loadin
 is loadingSupport's)."""
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import loadingSupport
 import mysql_db_reporting
@@ -39,6 +40,7 @@ class ReportFileShape(loadingSupport.FileShape):
         super().__init__(name, table, {"publisher_id": publisher_id})
         self.path, self.expected_fields, self.within = path, tuple(expected_fields or ()), within
         self.publisher_id, self.replace = publisher_id, replace
+        self.loadable = None               # the bulk path's verdict on the file, when known already
 
     def clear_window(self, db):
         if self.replace is None:
@@ -47,8 +49,15 @@ class ReportFileShape(loadingSupport.FileShape):
                                                           self.replace.time_range)
         if newer:
             raise SupersededError(self.name, newer)
-        return mysql_db_reporting.delete_window(db, self.table, self.replace.column, self.publisher_id,
-                                                self.replace.time_range)
+        # The file is checked for the bulk path here while the server deletes the window:
+        # the check's work in this process and the server's delete overlap.
+        # (A failed delete leaves the pool's exit to wait for the check, whose verdict is dropped.)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            verdict = pool.submit(readwrite.bulk_loadable, self.path)
+            removed = mysql_db_reporting.delete_window(db, self.table, self.replace.column, self.publisher_id,
+                                                       self.replace.time_range)
+            self.loadable = verdict.result()
+        return removed
 
     def window_rows(self, db):
         if self.replace is None:
@@ -63,7 +72,8 @@ class ReportFileShape(loadingSupport.FileShape):
         return list(header), rows
 
     def bulk_load(self, db, path, header, load_header):
-        if not readwrite.bulk_loadable(path):
+        loadable, self.loadable = self.loadable, None
+        if not (readwrite.bulk_loadable(path) if loadable is None else loadable):
             return None
         return db.bulk_load_csv(self.table, path, header, self.constants)
 

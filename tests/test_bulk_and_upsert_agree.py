@@ -142,3 +142,22 @@ def test_a_line_longer_than_the_bound_is_refused_before_it_is_held_whole(tmp_pat
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"peak {peak >> 20} MB: the line was held whole"
+
+
+def test_the_stray_quote_rule_is_the_one_its_comment_states():
+    """A stray quote: one with a byte before it that is not `,` `\\n` `"`, and a byte after
+    it that is not `,` `\\r` `\\n` `"`. The pattern is written quote first for speed; it
+    finds exactly the quotes of that rule, at the same places."""
+    import random
+    rng = random.Random(7)
+
+    def first_stray(text):
+        for i in range(1, len(text) - 1):
+            if text[i:i + 1] == b'"' and text[i - 1:i] not in (b",", b"\n", b'"') \
+                    and text[i + 1:i + 2] not in (b",", b"\r", b"\n", b'"'):
+                return i
+        return None
+    for _ in range(50000):
+        text = bytes(rng.choice(b'ab,"\r\n') for _ in range(rng.randint(0, 14)))
+        found = readwrite._STRAY_QUOTE.search(text)
+        assert (found.start() if found else None) == first_stray(text), text
