@@ -22,14 +22,13 @@ import logging
 import mappingfile
 import mysql_db
 import mysql_db_reporting
-import readwrite
 import reportid_db
 import reportmanagementSupport
 from authenticationSupport import reporting_session
 from cronrun import in_shard
 from errors import ApiError, ConfigurationError, SuiteError
-from indexExchangeToDBSupport import ImportOptions, ImportRun, Summary, default_cap, hours_minutes, listed_time_range
-from reportConfigSupport import check_configuration, set_up_command
+from indexExchangeToDBSupport import ImportOptions, ImportRun, Summary, default_cap, listed_time_range
+from reportConfigSupport import configuration_problems, refuse, set_up_command
 from reportRunScheduler import FileJob, PairJob
 from utility import listed
 
@@ -79,18 +78,6 @@ def chunk_date_range(chunk):
     """A chunk as a spec's dateRange (Index Exchange's `to` is excluded)."""
     first, last = chunk
     return {"from": first.isoformat(), "to": (last + dt.timedelta(days=1)).isoformat()}
-
-
-def readable_templates(settings, names):
-    """{name: template} of the reports whose template can be read (the others' problems
-    are said by check_configuration)."""
-    templates = {}
-    for name in names:
-        try:
-            templates[name] = readwrite.read_template(settings, name)
-        except ConfigurationError:
-            pass
-    return templates
 
 
 def is_hourly(template):
@@ -194,21 +181,16 @@ class BackfillRun(ImportRun):
         self.chunks = chunks_of(options.first_day, options.last_day, options.chunk_days)
         self.summary.backfill, self.summary.chunk_days = self.backfill, options.chunk_days
         self.saves_spent = False
+        self.pairs_ended = set()          # pairs whose specs this run deactivated (or found none left)
 
     def check(self, db):
         options = self.options
         access = mysql_db.access_problem(db, mysql_db_reporting.BACKFILL_CHUNKS_TABLE,
                                          fix=set_up_command(self.settings, "report-create-db-tables.py"))
-        if access:
-            raise ConfigurationError(f"nothing was sent to Index Exchange:\n  {access}")
-        problems = []
-        try:
-            publishers, self.templates, self.tables = check_configuration(
-                self.settings, db, options.report_names, options.publisher_ids)
-        except ConfigurationError as err:
-            # The window's problems are said with the others, not in a second round.
-            problems += str(err).split("\n  ")[1:] or [str(err)]
-            publishers, self.templates = [], readable_templates(self.settings, options.report_names)
+        refuse([access] if access else [])
+        # The window's problems are said with the others, not in a second round.
+        publishers, self.templates, self.tables, problems = configuration_problems(
+            self.settings, db, options.report_names, options.publisher_ids)
         if not options.abandon:
             problems += retention_problems(self.templates, options.first_day, options.today)
         begun = mysql_db_reporting.recorded_chunk_days(db, self.backfill, options.report_names)
@@ -221,8 +203,7 @@ class BackfillRun(ImportRun):
         if options.abandon and not begun:
             names = listed([repr(n) for n in options.report_names])
             problems.append(f"no backfill {self.backfill} of {names} was begun, so there is nothing to abandon")
-        if problems:
-            raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
+        refuse(problems)
         self.mapping = mappingfile.report_mapping(self.settings)
         # The publishers (of -l, of this shard) x the reports. Files pending and pairs
         # queued by cron are cron's: a backfill collects only its own chunks' files.
@@ -257,11 +238,9 @@ class BackfillRun(ImportRun):
             self._deactivate_done(states, reportmanagementSupport.active_specs(self.session)[0])
         self._count(states)
         if self.summary.chunks_waiting_for_saves:
-            until, left = self.save_budget.until()
             self.summary.problem(
                 f"backfill {self.backfill}: {self.summary.chunks_to_ask} chunks wait for spec saves: "
-                f"{self.save_budget.spent_why()}; "
-                f"the same command continues from {until:%Y-%m-%d %H:%M} UTC (in {hours_minutes(left)})")
+                f"{self.save_budget.spent_why()}; the same command continues from {self.save_budget.next_day()}")
 
     # --- rounds ---------------------------------------------------------------------------
 
@@ -361,18 +340,20 @@ class BackfillRun(ImportRun):
 
     def _deactivate_done(self, states, active):
         """Deactivate (and forget) the backfill specs of every pair with no chunk left."""
-        for (publisher_id, name), chunks in states.items():
-            if any(c["state"] in (PENDING, TO_ASK) for c in chunks):
+        for pair, chunks in states.items():
+            if pair in self.pairs_ended or any(c["state"] in (PENDING, TO_ASK) for c in chunks):
                 continue
-            self._deactivate(publisher_id, name, active)
+            self._deactivate(*pair, active)
+            self.pairs_ended.add(pair)
 
     def _deactivate(self, publisher_id, name, active):
         """The pair's backfill spec, and any Index Exchange lists (`active`) under the
         pair's backfill title that a killed run made without recording it."""
         pair_spec = spec_name(name, self.options.first_day, self.options.last_day)
         record = self.reportids.get(publisher_id, pair_spec)
-        report_ids = ([record["reportID"]] if record else []) + reportmanagementSupport.unrecorded_specs(
-            active, self.reportids, publisher_id, pair_spec, self.username)
+        recorded = record["reportID"] if record else None
+        report_ids = ([recorded] if record else []) + reportmanagementSupport.unrecorded_specs(
+            active, recorded, publisher_id, pair_spec, self.username)
         for report_id in report_ids:
             try:
                 outcome = reportmanagementSupport.deactivate_and_forget(self.session, self.reportids, report_id)

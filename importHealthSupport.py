@@ -3,7 +3,6 @@ database was gone at the end) is completed by the next run from a note left on d
 row left open by a process that died is completed as died (exit code -1), naming its host
 and pid. Nothing stays "not finished" for good. ix-status.py asks the same questions."""
 
-import datetime as dt
 import json
 import logging
 import os
@@ -82,11 +81,3 @@ def run_fate(host, pid, program, finished_at):
     if host != this_host():
         return "open on another host (running there, or died: ix-status.py on that host tells)"
     return "running" if process_alive(pid, program) else "died: its process is gone"
-
-
-def age_hours(moment, now=None):
-    """Hours since a stored UTC datetime (or its text)."""
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    return (now - moment).total_seconds() / 3600

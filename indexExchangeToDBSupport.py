@@ -237,10 +237,9 @@ class ImportRun(CronRun):
             self.connections.get, self.settings.integer("INDEXEXCHANGESAVESPERDAY"))
         self._work(self.pending, self.pairs)
         if self.summary.pairs_waiting_for_saves:
-            until, left = self.save_budget.until()
             self.summary.problem(
                 f"{self.summary.pairs_waiting_for_saves} pairs wait for a spec save: {self.save_budget.spent_why()}; "
-                f"queued, they run from {until:%Y-%m-%d %H:%M} UTC (in {hours_minutes(left)})")
+                f"queued, they run from {self.save_budget.next_day()}")
 
     def http_pool_size(self):
         return min(self.options.workers, STARTERS) + min(self.options.workers, FETCHERS) + LOADERS + 2
@@ -302,11 +301,11 @@ class ImportRun(CronRun):
     def _claim(self, job, not_worked_since=None):
         """Whether this program now works the job's pair (its spec's name in the reportID
         database); said and counted when another program has it."""
-        publisher_id, name = job.pair
-        claim = self.reportids.claim(publisher_id, job.spec_name or name, not_worked_since=not_worked_since)
+        publisher_id = job.pair[0]
+        claim = self.reportids.claim(publisher_id, job.spec_key, not_worked_since=not_worked_since)
         if not claim.held:
             self.summary.add(pairs_elsewhere=1)
-            log.info("publisher %s, report %r: %s; left to it", publisher_id, job.spec_name or name, claim.reason)
+            log.info("publisher %s, report %r: %s; left to it", publisher_id, job.spec_key, claim.reason)
             return False
         job.claimed = True
         return True
@@ -501,7 +500,7 @@ class ImportRun(CronRun):
         publisher_id, name = job.pair
         try:
             if not self.database_unreachable:    # else its lease runs out by itself; trying costs the reconnect waits
-                self.reportids.release(publisher_id, job.spec_name or name, worked=not self.stopping.is_set())
+                self.reportids.release(publisher_id, job.spec_key, worked=not self.stopping.is_set())
         except mysql_db.DatabaseConnectionError as err:
             self.database_gone(err)
         except SuiteError as err:   # the lease runs out by itself
@@ -547,11 +546,6 @@ class ImportRun(CronRun):
         """-n: a copy in the data download store, put in place by an atomic rename."""
         with open(path, "rb") as source, atomic_file(os.path.join(self.keep_dir, f"{file_id}.csv"), 0o644) as kept:
             shutil.copyfileobj(source, kept)
-
-
-def hours_minutes(delta):
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def listed_time_range(item):

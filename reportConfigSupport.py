@@ -15,6 +15,20 @@ from utility import listed, only_known
 def check_configuration(settings, db, report_names, publisher_filter=None):
     """(publishers [(id, name)], templates {name: spec}, tables {name: table}), or one
     ConfigurationError listing every problem found."""
+    publishers, templates, tables, problems = configuration_problems(settings, db, report_names, publisher_filter)
+    refuse(problems)
+    return publishers, templates, tables
+
+
+def refuse(problems):
+    """One ConfigurationError saying every problem, when there is one."""
+    if problems:
+        raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
+
+
+def configuration_problems(settings, db, report_names, publisher_filter=None):
+    """(publishers, templates, tables, problems): what check_configuration finds, the
+    templates that could be read and the problem lines, for a caller that adds its own."""
     problems = []
     templates, tables = {}, {}
     mapping = mappingfile.report_mapping(settings)
@@ -22,11 +36,11 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
     for table in (mysql_db_reporting.PUBLISHERS_TABLE, mysql_db_reporting.REPORT_RUNS_TABLE,
                   mysql_db_reporting.PAIR_QUEUE_TABLE, mysql_db_reporting.SPEC_SAVES_TABLE):
         problem = mysql_db.access_problem(db, table, fix=fix)
+        lacking = [] if problem else db.missing_columns(table, mysql_db_reporting.columns_of(table))
         if problem:
             problems.append(problem)
-        elif db.missing_columns(table, mysql_db_reporting.columns_of(table)):
-            problems.append(f"table {table} was made by an older version (it lacks "
-                            f"{listed(db.missing_columns(table, mysql_db_reporting.columns_of(table)))}): "
+        elif lacking:
+            problems.append(f"table {table} was made by an older version (it lacks {listed(lacking)}): "
                             f"{fix.replace('it creates what is missing', 'it adds what is missing')}")
     for name in report_names:
         try:
@@ -63,9 +77,7 @@ def check_configuration(settings, db, report_names, publisher_filter=None):
             publishers = only_known(publishers, publisher_filter, "-l", mysql_db_reporting.PUBLISHERS_TABLE)
         except ConfigurationError as err:
             problems.append(str(err))
-    if problems:
-        raise ConfigurationError("nothing was sent to Index Exchange:\n  " + "\n  ".join(problems))
-    return publishers, templates, tables
+    return publishers, templates, tables, problems
 
 
 def replace_problems(db, table, column, fields):

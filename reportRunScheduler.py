@@ -49,6 +49,11 @@ class PairJob:
     loading: bool = False
     started: bool = False
 
+    @property
+    def spec_key(self):
+        """The name the pair's spec (and its claim) has in the reportID database."""
+        return self.spec_name or self.pair[1]
+
 
 @dataclasses.dataclass(eq=False)
 class FileJob:

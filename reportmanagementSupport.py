@@ -95,11 +95,13 @@ class SaveBudget:
     def day(self):
         return self.clock().date().isoformat()
 
-    def until(self):
-        """The moment the next day's saves are there, and how long until then."""
+    def next_day(self):
+        """When the next day's saves are there, as the line saying it puts it:
+        "2026-06-06 00:00 UTC (in 15 h 59 min)"."""
         now = self.clock()
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
-        return midnight, midnight - now
+        minutes = int((midnight - now).total_seconds() // 60)
+        return f"{midnight:%Y-%m-%d %H:%M} UTC (in {minutes // 60} h {minutes % 60:02d} min)"
 
     def take(self):
         if not mysql_db_reporting.take_spec_save(self.db(), self.day(), max(0, self.per_day - self.reserve)):
@@ -174,12 +176,10 @@ def _listed_as_saved(record, active, username):
         is_own_title(title, record["report_name"], username)
 
 
-def unrecorded_specs(active, reportid_db, publisher_id, report_name, username):
-    """reportIDs of active specs of the publisher with the pair's standard title that the
-    reportID database does not hold for the pair: made by a run killed before it could
-    record them."""
-    record = reportid_db.get(publisher_id, report_name)
-    recorded = record["reportID"] if record else None
+def unrecorded_specs(active, recorded, publisher_id, report_name, username):
+    """reportIDs of active specs of the publisher with the pair's standard title other
+    than `recorded` (the reportID database's for the pair, or None): made by a run killed
+    before it could record them."""
     return [report_id for report_id, (title, accounts) in active.items()
             if report_id != recorded and accounts == [int(publisher_id)]
             and is_own_title(title, report_name, username)]

@@ -136,7 +136,7 @@ def _reporting(db, settings, status, now, pending_hours, attention):
     if db.table_exists(mysql_db_reporting.BACKFILL_CHUNKS_TABLE):
         status["backfills"] = backfill_overview(db, now, RECENT_DAYS)
         for entry in status["backfills"]:
-            idle = now - dt.datetime.fromisoformat(entry["last_activity"])
+            idle = now - _moment(entry["last_activity"])
             if entry["left"] and idle > dt.timedelta(hours=pending_hours):
                 hours_idle = int(idle.total_seconds() // 3600)
                 attention.append(f"backfill {entry['backfill']} of {entry['report_name']!r}: {entry['left']} of "
@@ -160,14 +160,14 @@ def backfill_overview(db, now, recent_days=30):
         entry[chunk["state"].replace(" ", "_")] += 1
         for moment in (chunk["begun_at"], chunk["asked_at"], chunk["loaded_at"]):
             if moment is not None:
-                moment = moment if isinstance(moment, dt.datetime) else dt.datetime.fromisoformat(str(moment)[:19])
+                moment = _moment(moment)
                 entry["last_activity"] = max(entry["last_activity"] or moment, moment)
     shown = []
     for entry in found.values():
         entry["publishers"] = len(entry["publishers"])
         entry["left"] = entry["pending"] + entry["to_ask"]
         if entry["left"] or now - entry["last_activity"] <= dt.timedelta(days=recent_days):
-            entry["last_activity"] = entry["last_activity"].strftime("%Y-%m-%d %H:%M:%S")
+            entry["last_activity"] = _text(entry["last_activity"])
             shown.append(entry)
     return shown
 
@@ -192,22 +192,15 @@ def as_text(status):
                          f"{code}{'  ' + counts if counts else ''}")
             for problem in run["problems"].splitlines()[:3]:
                 lines.append(f"      {problem[:160]}")
-    if status["files"]:
-        lines.append(f"\nreport files not loaded: {len(status['files'])}")
-        for f in status["files"][:20]:
-            lines.append(f"  file {f['file_id']}  {f['status']}  publisher {f['publisher_id']}  {f['report_name']!r}  "
-                         f"{f['age_hours']:.1f} h old  {f['attempts']} attempts  {f['last_error'][:100]}")
-        if len(status["files"]) > 20:
-            lines.append(f"  ... and {len(status['files']) - 20} more (pending-files.py lists them all)")
-    if status["queued_pairs"]:
-        lines.append(f"\npairs queued: {len(status['queued_pairs'])}")
-        for q in status["queued_pairs"][:20]:
-            lines.append(f"  publisher {q['publisher_id']}  {q['report_name']!r}  since {q['queued_at']}  "
-                         f"{(q['last_error'] or '')[:100]}")
-    if status["leases"]:
-        lines.append(f"\nleases held: {len(status['leases'])}")
-        for lease in status["leases"][:20]:
-            lines.append(f"  publisher {lease['publisher_id']}  {lease['report_name']!r}  by {lease['host']}  "
+    _block(lines, "report files not loaded", status["files"],
+           lambda f: f"file {f['file_id']}  {f['status']}  publisher {f['publisher_id']}  {f['report_name']!r}  "
+                     f"{f['age_hours']:.1f} h old  {f['attempts']} attempts  {f['last_error'][:100]}",
+           more="pending-files.py lists them all")
+    _block(lines, "pairs queued", status["queued_pairs"],
+           lambda q: f"publisher {q['publisher_id']}  {q['report_name']!r}  since {q['queued_at']}  "
+                     f"{(q['last_error'] or '')[:100]}")
+    _block(lines, "leases held", status["leases"],
+           lambda lease: f"publisher {lease['publisher_id']}  {lease['report_name']!r}  by {lease['host']}  "
                          f"{lease['seconds_left']} s left")
     saves = status["spec_saves"]
     if saves:
@@ -226,3 +219,12 @@ def as_text(status):
         lines.append("nothing needs attention")
     return "\n".join(lines)
 
+
+def _block(lines, title, items, line_of, more=None, shown=20):
+    """A titled list of at most `shown` items, one line each (`more` says where the rest are)."""
+    if not items:
+        return
+    lines.append(f"\n{title}: {len(items)}")
+    lines += [f"  {line_of(item)}" for item in items[:shown]]
+    if more and len(items) > shown:
+        lines.append(f"  ... and {len(items) - shown} more ({more})")

@@ -13,6 +13,7 @@ import mysql_db
 import tableSetupSupport
 from conftest import ROOT
 from reportdownloadWrapper import load_report_file
+from test_load_guarantees import importer
 
 TABLE = "prog_ix_deals_daily"
 DDL = f"""CREATE TABLE {TABLE} (
@@ -39,12 +40,7 @@ def stored(database):
 def deals(database, tmp_path):
     """The table made as the suite makes tables, and an importer that may bulk-load from tmp_path."""
     mysql_db.create_tables(database.admin, {TABLE: DDL})
-    if database.engine == "sqlite":
-        yield database.db, database
-        return
-    env = database.settings_env
-    db = mysql_db.MySQLDatabase("127.0.0.1", env["PROGSALESMYSQLPORT"], env["PROGSALESMYSQLUSERNAME"],
-                                env["PROGSALESMYSQLPASSWORD"], env["PROGSALESMYSQLDATABASE"], local_infile_dir=tmp_path)
+    db = importer(database, tmp_path)
     yield db, database
     db.close()
 

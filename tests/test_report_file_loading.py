@@ -8,6 +8,7 @@ import pytest
 
 import mysql_db
 from reportdownloadWrapper import PublisherColumnInFileError, load_report_file
+from test_load_guarantees import importer
 
 DDL = """CREATE TABLE prog_ix_stats (
   day datetime NOT NULL, publisher_id int NOT NULL, site_id int NOT NULL,
@@ -31,12 +32,7 @@ def rows_for(count, start=0, spend="1.123456789012345678901"):
 def loader(database, tmp_path):
     """(db able to bulk-load files of tmp_path, the admin handle)."""
     database.create(DDL)
-    if database.engine == "sqlite":
-        yield database.db, database
-        return
-    env = database.settings_env
-    db = mysql_db.MySQLDatabase("127.0.0.1", env["PROGSALESMYSQLPORT"], env["PROGSALESMYSQLUSERNAME"],
-                                env["PROGSALESMYSQLPASSWORD"], env["PROGSALESMYSQLDATABASE"], local_infile_dir=tmp_path)
+    db = importer(database, tmp_path)
     yield db, database
     db.close()
 
