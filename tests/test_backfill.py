@@ -271,3 +271,15 @@ def test_check_names_the_chunks(ix, sim):
     assert f"backfill {FIRST}..{LAST}: 3 chunks of at most 31 days per pair, {3 * len(ix.publishers)} in all" \
         in result.stdout
     assert sim.stats()["calls"] == {}
+
+
+def test_the_chunk_table_keeps_report_names_apart_that_differ_by_case_or_a_space(ix, database):
+    """Reports 'ab', 'AB' and 'ab ' are three backfills' chunks, not one."""
+    import mysql_db_reporting
+    names = ["ab", "AB", "ab "]
+    begun = mysql_db_reporting.begin_chunks(database.admin, "2026-02-01..2026-02-01", 31,
+                                            [(ix.publishers[0], n) for n in names], [(FIRST, FIRST)])
+    assert begun == 3
+    states = mysql_db_reporting.chunk_states(database.admin, "2026-02-01..2026-02-01")
+    assert sorted(s["report_name"] for s in states) == sorted(names)
+    assert {s["state"] for s in states} == {"to ask"}
